@@ -1,0 +1,31 @@
+"""Events dispatch consumes (DESIGN §5)."""
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch.models import Ticket
+from shared import events
+from shared.bus import Handler
+
+
+async def on_ticket_created(session: AsyncSession, event: events.TicketCreated) -> None:
+    d = event.data
+    await session.execute(
+        insert(Ticket)
+        .values(
+            id=event.subject,
+            organization_id=d.organization_id,
+            kind=d.kind,
+            severity=d.severity,
+            region=d.region,
+            product=d.product,
+            coverage=d.coverage,
+            on_site_required=d.on_site_required,
+        )
+        .on_conflict_do_nothing(index_elements=[Ticket.id])
+    )
+
+
+HANDLERS: dict[type, Handler] = {
+    events.TicketCreated: on_ticket_created,
+}

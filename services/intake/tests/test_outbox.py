@@ -1,0 +1,105 @@
+"""A ticket and its ticket.created event commit or roll back together (DESIGN §4)."""
+
+import json
+
+from sqlalchemy import text
+
+from intake import tickets
+from intake.schemas import TicketCreate
+from shared import events
+from shared.auth import Actor
+from shared.ids import new_id
+from shared.testing import Tap, wait_until
+from tests.factories import ticket_body
+
+AGENT = Actor(sub="eng-test", role="agent")
+
+
+async def count(session, table: str, ticket_id) -> int:
+    column = "id" if table == "ticket" else "subject"
+    result = await session.execute(
+        text(f"SELECT count(*) FROM {table} WHERE {column} = :id"), {"id": ticket_id}
+    )
+    return result.scalar_one()
+
+
+async def test_rolled_back_ticket_leaves_no_event(app):
+    async with app.state.sessionmaker() as session:
+        ticket = await tickets.create(session, TicketCreate(**ticket_body()), actor=AGENT)
+        ticket_id = ticket.id
+        await session.rollback()
+
+    async with app.state.sessionmaker() as session:
+        assert await count(session, "ticket", ticket_id) == 0
+        assert await count(session, "outbox", ticket_id) == 0
+
+
+async def test_committed_ticket_has_exactly_one_event_with_seq_1(app):
+    async with app.state.sessionmaker() as session:
+        ticket = await tickets.create(session, TicketCreate(**ticket_body()), actor=AGENT)
+        await session.commit()
+
+    async with app.state.sessionmaker() as session:
+        rows = (
+            await session.execute(
+                text("SELECT type, seq, payload FROM outbox WHERE subject = :id"), {"id": ticket.id}
+            )
+        ).all()
+    assert [(r.type, r.seq) for r in rows] == [("ticket.created", 1)]
+    assert rows[0].payload["seq"] == 1
+    assert rows[0].payload["data"]["ticket_number"] == ticket.number
+
+
+async def test_seq_counts_events_per_subject(app):
+    subject = new_id()
+    async with app.state.sessionmaker() as session:
+        from shared import outbox
+
+        for _ in range(3):
+            await outbox.add(session, _status_event(subject))
+        await session.commit()
+        seqs = (
+            (
+                await session.execute(
+                    text("SELECT seq FROM outbox WHERE subject = :id ORDER BY position"),
+                    {"id": subject},
+                )
+            )
+            .scalars()
+            .all()
+        )
+
+    assert seqs == [1, 2, 3]
+
+
+async def test_relay_publishes_the_committed_event(app, client, auth, test_run):
+    async with Tap(test_run.amqp_url, test_run.exchange, "ticket.created") as tap:
+        created = (await client.post("/v1/tickets", json=ticket_body(), headers=auth())).json()
+
+        async def seen():
+            return [b for b in tap.bodies if json.loads(b)["subject"] == created["id"]]
+
+        bodies = await wait_until(seen)
+
+    event = events.parse(bodies[0])
+    assert isinstance(event, events.TicketCreated)
+    assert event.data.ticket_number == created["number"]
+    assert event.seq == 1
+    assert len(bodies) == 1
+
+
+def _status_event(subject):
+    from datetime import UTC, datetime
+
+    return events.TicketStatusChanged(
+        subject=subject,
+        data=events.TicketStatusChangedData(
+            ticket_id=subject,
+            ticket_number=100001,
+            from_status="new",
+            to_status="assigned",
+            severity=2,
+            kind="fault",
+            changed_at=datetime.now(UTC),
+        ),
+    )

@@ -1,0 +1,8 @@
+import pytest
+
+pytest_plugins = ["shared.fixtures"]
+
+
+@pytest.fixture(scope="session")
+def service_name() -> str:
+    return "sla-timer"

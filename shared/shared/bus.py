@@ -1,0 +1,400 @@
+"""RabbitMQ plumbing (DESIGN §4): the topology, a confirming publisher, the consumer.
+
+Topology, for a service queue ``Q`` (``<prefix><service>``):
+
+* exchange ``aftercare.events`` (topic, durable); routing key = event type;
+* ``Q``: quorum queue bound to exactly the types the service handles; replicas compete on it;
+* ``Q.retry.<n>``: one quorum queue per backoff step (1 s, 10 s, 1 min, 10 min); a message waits
+  out the queue's TTL and is dead-lettered at least once back to ``Q`` through the default
+  exchange, which routes by queue name, so a retry reaches only the service that failed;
+* ``Q.parked``: where a message lands after its last retry, with the error in its headers,
+  until ``replay`` sends it back.
+
+The consumer handles one event in one database transaction together with the inbox claim and
+acks only after the commit; a poison message moves on to retry and parking and never blocks the
+queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+import asyncpg
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from pydantic import ValidationError
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared import events, inbox, metrics
+from shared import logging as aclog
+from shared.settings import ServiceSettings
+
+log = logging.getLogger("aftercare.bus")
+
+Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+
+ATTEMPT_HEADER = "x-aftercare-attempt"
+ERROR_HEADER = "x-aftercare-error"
+PARKED_AT_HEADER = "x-aftercare-parked-at"
+QUORUM = {"x-queue-type": "quorum"}
+
+
+def retry_queue(queue: str, step: int) -> str:
+    return f"{queue}.retry.{step}"
+
+
+def parked_queue(queue: str) -> str:
+    return f"{queue}.parked"
+
+
+def next_step(attempt: int, delays: Sequence[float]) -> int | None:
+    """The retry step after ``attempt`` failures (0-based), or None when it is time to park.
+
+    ``attempt`` counts the failures so far, so the first failure (attempt 0 in the headers)
+    waits ``delays[0]``, and a message that failed ``len(delays) + 1`` times is parked.
+    """
+    return attempt if 0 <= attempt < len(delays) else None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Failures of the infrastructure rather than of the handler: retried without spending an
+    attempt, so a database restart does not push good events towards the parked queue."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True
+    transient = (
+        OSError,
+        TimeoutError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.InterfaceError,
+        asyncpg.SerializationError,
+        asyncpg.DeadlockDetectedError,
+    )
+    cause = getattr(exc, "orig", None) or exc.__cause__
+    return isinstance(exc, transient) or (cause is not None and isinstance(cause, transient))
+
+
+class Broker:
+    """One robust connection per process, a confirming channel for publishing, and the topology.
+
+    ``start()`` returns at once and connects in the background with backoff, so a service comes
+    up (and accepts requests into its outbox) while RabbitMQ is down.
+    """
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self.connection: AbstractRobustConnection | None = None
+        self.channel: aio_pika.abc.AbstractRobustChannel | None = None
+        self.exchange: aio_pika.abc.AbstractRobustExchange | None = None
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._connect_forever(), name="broker-connect")
+
+    async def _connect_forever(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                await self.connect()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("broker unreachable, retrying in %.1fs: %s", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def connect(self) -> None:
+        self.connection = await aio_pika.connect_robust(
+            self.settings.amqp_url.get_secret_value(),
+            client_properties={"connection_name": f"aftercare-{self.settings.service}"},
+            timeout=10,
+        )
+        self.channel = await self.connection.channel(publisher_confirms=True)
+        self.exchange = await self.channel.declare_exchange(
+            self.settings.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        self.ready.set()
+
+    async def wait_ready(self) -> None:
+        await self.ready.wait()
+
+    @property
+    def is_connected(self) -> bool:
+        return (
+            self.connection is not None
+            and not self.connection.is_closed
+            and self.channel is not None
+            and not self.channel.is_closed
+        )
+
+    async def publish(
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str,
+        headers: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Publishes one event to the exchange and returns once the broker confirmed it."""
+        if self.exchange is None or not self.is_connected:
+            raise ConnectionError("broker not connected")
+        await self.exchange.publish(
+            _message(body, message_id=message_id, type_=routing_key, headers=headers),
+            routing_key=routing_key,
+            mandatory=False,
+            timeout=10,
+        )
+
+    async def send_to_queue(self, queue: str, message: aio_pika.Message) -> None:
+        """Publishes straight to a named queue (default exchange) and waits for the confirm."""
+        if self.channel is None or not self.is_connected:
+            raise ConnectionError("broker not connected")
+        await self.channel.default_exchange.publish(message, routing_key=queue, timeout=10)
+
+    async def declare_service_queues(
+        self, queue: str, types: Iterable[str], delays: Sequence[float]
+    ) -> aio_pika.abc.AbstractRobustQueue:
+        """Declares the service queue, its retry queues and its parked queue, and binds it."""
+        assert self.channel is not None and self.exchange is not None
+        main = await self.channel.declare_queue(queue, durable=True, arguments=QUORUM)
+        for step, delay in enumerate(delays):
+            await self.channel.declare_queue(
+                retry_queue(queue, step),
+                durable=True,
+                arguments={
+                    **QUORUM,
+                    "x-message-ttl": int(delay * 1000),
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": queue,
+                    "x-dead-letter-strategy": "at-least-once",
+                    "x-overflow": "reject-publish",
+                },
+            )
+        await self.channel.declare_queue(parked_queue(queue), durable=True, arguments=QUORUM)
+        for type_ in sorted(set(types)):
+            await main.bind(self.exchange, routing_key=type_)
+        return main
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self.connection is not None:
+            with contextlib.suppress(Exception):
+                await self.connection.close()
+
+
+def _message(
+    body: bytes,
+    *,
+    message_id: str | None,
+    type_: str | None,
+    headers: Mapping[str, Any] | None = None,
+) -> aio_pika.Message:
+    return aio_pika.Message(
+        body,
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=message_id,
+        type=type_,
+        headers=dict(headers or {}),
+    )
+
+
+class Consumer:
+    """Runs the service's handlers on its queue: inbox claim, handler and commit in one
+    transaction, ack after commit, bounded retries, parking."""
+
+    def __init__(
+        self,
+        *,
+        settings: ServiceSettings,
+        broker: Broker,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        handlers: Mapping[type[events.Event], Handler],
+    ) -> None:
+        self.settings = settings
+        self.broker = broker
+        self.sessionmaker = sessionmaker
+        self.handlers = {cls.model_fields["type"].default: fn for cls, fn in handlers.items()}
+        self.queue = settings.queue
+        self.delays = tuple(settings.retry_delays)
+        self._consume_channel: aio_pika.abc.AbstractRobustChannel | None = None
+        self.consuming = asyncio.Event()
+
+    async def run(self) -> None:
+        """Declares the topology and consumes until cancelled."""
+        await self.broker.wait_ready()
+        assert self.broker.connection is not None
+        await self.broker.declare_service_queues(self.queue, self.handlers, self.delays)
+        self._consume_channel = await self.broker.connection.channel(publisher_confirms=False)
+        await self._consume_channel.set_qos(prefetch_count=self.settings.consumer_prefetch)
+        queue = await self._consume_channel.get_queue(self.queue, ensure=False)
+        await queue.consume(self.on_message)
+        self.consuming.set()
+        log.info("consuming %s: %s", self.queue, ", ".join(sorted(self.handlers)))
+        await asyncio.Future()
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        start = time.perf_counter()
+        try:
+            event = events.parse(message.body)
+        except (ValidationError, events.UnknownEventType, ValueError) as exc:
+            await self._park(message, f"unreadable event: {exc}", type_=message.type or "unknown")
+            return
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            await self._park(message, f"no handler for {event.type}", type_=event.type)
+            return
+        aclog.event_id.set(str(event.id))
+        aclog.ticket_id.set(str(event.subject))
+        aclog.traceparent.set((message.headers or {}).get("traceparent"))  # type: ignore[arg-type]
+        try:
+            async with self.sessionmaker() as session:
+                first = await inbox.claim(session, event)
+                if first:
+                    await handler(session, event)
+                await session.commit()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._failed(message, event, exc)
+            return
+        await message.ack()
+        metrics.EVENTS_CONSUMED.labels(
+            type=event.type, outcome="ok" if first else "duplicate"
+        ).inc()
+        metrics.EVENT_HANDLE_SECONDS.labels(type=event.type).observe(time.perf_counter() - start)
+
+    async def _failed(
+        self, message: AbstractIncomingMessage, event: events.Event, exc: Exception
+    ) -> None:
+        if is_transient(exc):
+            # The database or network is away: requeue without spending an attempt (DESIGN §4
+            # bounds retries of failing handlers, not of outages), after a pause.
+            log.warning("transient failure on %s, requeued: %s", event.type, exc)
+            await asyncio.sleep(1.0)
+            await message.nack(requeue=True)
+            metrics.EVENTS_CONSUMED.labels(type=event.type, outcome="retry").inc()
+            return
+        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0))  # type: ignore[arg-type]
+        step = next_step(attempt, self.delays)
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+        if step is None:
+            log.error(
+                "handler failed for %s, parked after %d attempts: %s",
+                event.type,
+                attempt + 1,
+                error,
+            )
+            await self._park(message, error, type_=event.type, attempt=attempt + 1)
+            return
+        log.warning(
+            "handler failed for %s (attempt %d), retry in %ss: %s",
+            event.type,
+            attempt + 1,
+            self.delays[step],
+            error,
+            exc_info=exc,
+        )
+        headers = {**(message.headers or {}), ATTEMPT_HEADER: attempt + 1, ERROR_HEADER: error}
+        await self.broker.send_to_queue(
+            retry_queue(self.queue, step),
+            _message(
+                message.body, message_id=message.message_id, type_=event.type, headers=headers
+            ),
+        )
+        await message.ack()
+        metrics.EVENTS_CONSUMED.labels(type=event.type, outcome="retry").inc()
+
+    async def _park(
+        self, message: AbstractIncomingMessage, error: str, *, type_: str, attempt: int = 0
+    ) -> None:
+        headers = {
+            **(message.headers or {}),
+            ATTEMPT_HEADER: attempt,
+            ERROR_HEADER: error[:1000],
+            PARKED_AT_HEADER: datetime.now(UTC).isoformat(),
+        }
+        await self.broker.send_to_queue(
+            parked_queue(self.queue),
+            _message(message.body, message_id=message.message_id, type_=type_, headers=headers),
+        )
+        await message.ack()
+        metrics.EVENTS_CONSUMED.labels(type=type_, outcome="parked").inc()
+
+
+async def replay_parked(settings: ServiceSettings, *, limit: int | None = None) -> int:
+    """Sends the messages parked at this moment back to the service queue, attempts reset.
+
+    Only what is parked when the replay starts is moved, so a message that fails again parks
+    again later instead of looping here.
+    """
+    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        parked = await channel.declare_queue(
+            parked_queue(settings.queue), durable=True, arguments=QUORUM
+        )
+        waiting = parked.declaration_result.message_count or 0
+        if limit is not None:
+            waiting = min(waiting, limit)
+        moved = 0
+        for _ in range(waiting):
+            message = await parked.get(no_ack=False, fail=False)
+            if message is None:
+                break
+            headers = {
+                k: v
+                for k, v in (message.headers or {}).items()
+                if k not in (ATTEMPT_HEADER, ERROR_HEADER, PARKED_AT_HEADER)
+            }
+            await channel.default_exchange.publish(
+                _message(
+                    message.body, message_id=message.message_id, type_=message.type, headers=headers
+                ),
+                routing_key=settings.queue,
+                timeout=10,
+            )
+            await message.ack()
+            moved += 1
+            metrics.EVENTS_REPLAYED.inc()
+        return moved
+    finally:
+        await connection.close()
+
+
+def main() -> None:
+    from shared.services import lookup
+
+    parser = argparse.ArgumentParser(prog="python -m shared.bus")
+    sub = parser.add_subparsers(dest="command", required=True)
+    replay = sub.add_parser("replay", help="send a service's parked messages back to its queue")
+    replay.add_argument("--service", required=True)
+    replay.add_argument("--limit", type=int)
+    args = parser.parse_args()
+    info = lookup(args.service)
+
+    class _Settings(ServiceSettings):
+        service = info.name
+        db_schema = info.schema
+
+    moved = asyncio.run(replay_parked(_Settings(), limit=args.limit))
+    print(f"replayed {moved} parked message(s) to {_Settings().queue}")
+
+
+if __name__ == "__main__":
+    main()

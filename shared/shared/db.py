@@ -1,0 +1,57 @@
+"""Database plumbing: an async engine bound to the service's schema, sessions, naming rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from shared.ids import new_id
+from shared.settings import ServiceSettings
+
+__all__ = ["NAMING_CONVENTION", "make_engine", "make_sessionmaker", "metadata", "new_id", "utcnow"]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def metadata(schema: str) -> MetaData:
+    """A MetaData for one service's schema with the project's constraint names."""
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(settings: ServiceSettings, **overrides) -> AsyncEngine:
+    """An asyncpg engine logging in as the service's role, with its schema as search_path."""
+    options = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_pre_ping": True,
+        "connect_args": {
+            "server_settings": {
+                "search_path": settings.db_schema,
+                "application_name": f"aftercare-{settings.service}",
+                "timezone": "UTC",
+            },
+        },
+    }
+    options.update(overrides)
+    return create_async_engine(settings.async_database_url(), **options)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)

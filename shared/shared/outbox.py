@@ -1,0 +1,370 @@
+"""Transactional outbox (DESIGN §4).
+
+``add(session, event)`` writes the event in the caller's transaction, next to the state change
+it describes; nothing talks to RabbitMQ there. The :class:`Relay` publishes committed rows with
+publisher confirms and marks only the confirmed ones sent. It wakes on LISTEN/NOTIFY (a
+statement trigger on the outbox) and polls as a fallback; replicas share rows with
+``FOR UPDATE SKIP LOCKED``. A broker outage delays events, never loses them; a crash between
+publish and mark publishes again, which consumers' inboxes absorb.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import asyncpg
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import metrics
+from shared.events import Event
+from shared.logging import current_traceparent
+
+log = logging.getLogger("aftercare.outbox")
+
+
+def outbox_tables(metadata: MetaData, schema: str) -> tuple[Table, Table]:
+    """The outbox and its per-subject sequence counter, for a service's migration and metadata."""
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("position", BigInteger, Identity(always=True), primary_key=True),
+        Column("id", Uuid, nullable=False, unique=True),
+        Column("type", Text, nullable=False),
+        Column("subject", Uuid, nullable=False),
+        Column("seq", BigInteger, nullable=False),
+        Column("payload", JSONB, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True)),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column("last_error", Text),
+        Index(
+            "ix_outbox_unpublished",
+            "position",
+            postgresql_where=text("published_at IS NULL"),
+        ),
+        Index("ix_outbox_published_at", "published_at"),
+        schema=schema,
+    )
+    seq = Table(
+        "outbox_seq",
+        metadata,
+        Column("subject", Uuid, primary_key=True),
+        Column("seq", BigInteger, nullable=False),
+        schema=schema,
+    )
+    return outbox, seq
+
+
+def notify_channel(schema: str) -> str:
+    return f"aftercare_outbox_{schema}"
+
+
+def create_trigger_sql(schema: str) -> list[str]:
+    """DDL for the statement trigger that wakes relays; a migration runs it with ``op.execute``."""
+    return [
+        f"""
+        CREATE OR REPLACE FUNCTION {schema}.outbox_notify() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('{notify_channel(schema)}', '');
+            RETURN NULL;
+        END $$
+        """,
+        f"""
+        CREATE TRIGGER outbox_notify AFTER INSERT ON {schema}.outbox
+        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.outbox_notify()
+        """,
+    ]
+
+
+def drop_trigger_sql(schema: str) -> list[str]:
+    return [
+        f"DROP TRIGGER IF EXISTS outbox_notify ON {schema}.outbox",
+        f"DROP FUNCTION IF EXISTS {schema}.outbox_notify()",
+    ]
+
+
+_ADD = text(
+    """
+    WITH s AS (
+        INSERT INTO outbox_seq AS q (subject, seq) VALUES (:subject, 1)
+        ON CONFLICT (subject) DO UPDATE SET seq = q.seq + 1
+        RETURNING q.seq
+    )
+    INSERT INTO outbox (id, type, subject, seq, payload, headers)
+    SELECT :id, :type, :subject, s.seq,
+           jsonb_set(CAST(:payload AS jsonb), '{seq}', to_jsonb(s.seq)),
+           CAST(:headers AS jsonb)
+    FROM s
+    RETURNING seq
+    """
+)
+
+
+async def add(session: AsyncSession, event: Event) -> Event:
+    """Writes ``event`` to the outbox in the session's transaction and returns it with its ``seq``.
+
+    The session's search_path is the service's schema (``shared.db.make_engine``).
+    """
+    headers: dict[str, Any] = {}
+    if traceparent := current_traceparent():
+        headers["traceparent"] = traceparent
+    result = await session.execute(
+        _ADD,
+        {
+            "id": event.id,
+            "type": event.type,
+            "subject": event.subject,
+            "payload": event.model_dump_json(),
+            "headers": _json(headers),
+        },
+    )
+    return event.model_copy(update={"seq": result.scalar_one()})
+
+
+def _json(value: dict[str, Any]) -> str:
+    import orjson
+
+    return orjson.dumps(value).decode()
+
+
+class Relay:
+    """Publishes committed outbox rows. Run one per worker process; any number may run at once."""
+
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        schema: str,
+        broker: Any,
+        batch_size: int = 200,
+        poll_seconds: float = 1.0,
+        retention_hours: float = 72.0,
+        server_settings: dict[str, str] | None = None,
+    ) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.broker = broker
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.retention_hours = retention_hours
+        self.server_settings = {
+            "application_name": f"aftercare-relay-{schema}",
+            **(server_settings or {}),
+        }
+        self._wake = asyncio.Event()
+        self._last_cleanup = 0.0
+
+    async def run(self) -> None:
+        """Forever: wait for a NOTIFY or the poll interval, then drain. Survives outages."""
+        backoff = 0.5
+        while True:
+            listen = work = None
+            try:
+                listen = await asyncpg.connect(self.dsn, server_settings=self.server_settings)
+                work = await asyncpg.connect(self.dsn, server_settings=self.server_settings)
+                await listen.add_listener(notify_channel(self.schema), self._on_notify)
+                backoff = 0.5
+                self._wake.set()
+                while True:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                    self._wake.clear()
+                    if listen.is_closed():
+                        raise ConnectionError("listen connection closed")
+                    await self.drain(work)
+                    await self._observe(work)
+                    await self._cleanup(work)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox relay paused: %s", _describe(exc))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                for conn in (listen, work):
+                    if conn is not None and not conn.is_closed():
+                        with contextlib.suppress(Exception):
+                            await asyncio.wait_for(conn.close(), 2)
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def drain(self, conn: asyncpg.Connection) -> int:
+        """Publishes batches until the outbox has nothing left that this relay can lock."""
+        total = 0
+        while True:
+            published, locked = await self.publish_batch(conn)
+            total += published
+            if locked < self.batch_size or published < locked:
+                return total
+
+    async def publish_batch(self, conn: asyncpg.Connection) -> tuple[int, int]:
+        """One batch in one transaction; returns (published, locked)."""
+        async with conn.transaction():
+            rows = await conn.fetch(
+                f"""
+                SELECT position, id, type, payload::text AS payload, headers::text AS headers
+                FROM {self.schema}.outbox
+                WHERE published_at IS NULL
+                ORDER BY position
+                LIMIT $1
+                FOR UPDATE SKIP LOCKED
+                """,
+                self.batch_size,
+            )
+            if not rows:
+                return 0, 0
+            results = await asyncio.gather(
+                *(
+                    self.broker.publish(
+                        row["type"],
+                        row["payload"].encode(),
+                        message_id=str(row["id"]),
+                        headers=_loads(row["headers"]),
+                    )
+                    for row in rows
+                ),
+                return_exceptions=True,
+            )
+            sent = [row["position"] for row, res in zip(rows, results, strict=True) if res is None]
+            failed = [
+                (row["position"], _describe(res))
+                for row, res in zip(rows, results, strict=True)
+                if isinstance(res, BaseException)
+            ]
+            if sent:
+                await conn.execute(
+                    f"UPDATE {self.schema}.outbox SET published_at = now() "
+                    "WHERE position = ANY($1::bigint[])",
+                    sent,
+                )
+            if failed:
+                await conn.executemany(
+                    f"UPDATE {self.schema}.outbox SET attempts = attempts + 1, last_error = $2 "
+                    "WHERE position = $1",
+                    failed,
+                )
+        for row, res in zip(rows, results, strict=True):
+            if res is None:
+                metrics.EVENTS_PUBLISHED.labels(type=row["type"]).inc()
+            else:
+                metrics.PUBLISH_FAILURES.labels(type=row["type"]).inc()
+        if failed:
+            raise PublishFailed(
+                f"{len(failed)} of {len(rows)} events not confirmed: {failed[0][1]}"
+            )
+        return len(sent), len(rows)
+
+    async def _observe(self, conn: asyncpg.Connection) -> None:
+        row = await conn.fetchrow(
+            f"""
+            SELECT count(*) AS backlog,
+                   coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age
+            FROM {self.schema}.outbox WHERE published_at IS NULL
+            """
+        )
+        metrics.OUTBOX_BACKLOG.set(row["backlog"])
+        metrics.OUTBOX_OLDEST_AGE.set(float(row["age"]))
+
+    async def _cleanup(self, conn: asyncpg.Connection) -> None:
+        now = time.monotonic()
+        if now - self._last_cleanup < 600:
+            return
+        self._last_cleanup = now
+        await conn.execute(
+            f"DELETE FROM {self.schema}.outbox "
+            "WHERE published_at < now() - make_interval(secs => $1)",
+            self.retention_hours * 3600,
+        )
+
+
+class PublishFailed(RuntimeError):
+    """Some rows of a batch were not confirmed by the broker; they stay unpublished."""
+
+
+def _loads(raw: str) -> dict[str, Any]:
+    import orjson
+
+    return orjson.loads(raw)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+async def run_until_empty(relay: Relay, *, idle_seconds: float = 1.0) -> int:
+    """Runs one relay until the outbox has stayed empty for ``idle_seconds``; returns the count
+    it published. Used by ``python -m shared.outbox`` to drain an outbox from a shell."""
+    await relay.broker.wait_ready()
+    conn = await asyncpg.connect(relay.dsn, server_settings=relay.server_settings)
+    published, idle_since = 0, time.monotonic()
+    try:
+        while time.monotonic() - idle_since < idle_seconds:
+            n = await relay.drain(conn)
+            published += n
+            if n:
+                idle_since = time.monotonic()
+            else:
+                await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+    return published
+
+
+def main() -> None:
+    import argparse
+    import importlib
+
+    from shared.bus import Broker
+    from shared.services import lookup
+
+    parser = argparse.ArgumentParser(prog="python -m shared.outbox")
+    parser.add_argument("--service", required=True)
+    parser.add_argument("--until-empty", action="store_true", help="exit once the outbox is empty")
+    args = parser.parse_args()
+    info = lookup(args.service)
+    settings = importlib.import_module(f"{info.package}.settings").Settings()
+
+    async def go() -> None:
+        broker = Broker(settings)
+        await broker.connect()
+        relay = Relay(
+            dsn=settings.libpq_database_url(),
+            schema=settings.db_schema,
+            broker=broker,
+            batch_size=settings.relay_batch_size,
+        )
+        try:
+            if args.until_empty:
+                print(f"published {await run_until_empty(relay)}", flush=True)
+            else:
+                await relay.run()
+        finally:
+            await broker.close()
+
+    asyncio.run(go())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Configuration: environment variables with the prefix ``AFTERCARE_`` (DESIGN §2).
+
+Every default works for the local stack. In production (``AFTERCARE_ENV=production``) the
+validators refuse the development secrets, so a forgotten variable fails at start, not later.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "aftercare-development-secret-change-me"
+DEV_DB_PASSWORD = "aftercare-dev"
+DEV_WEBHOOK_SECRET = "aftercare-development-webhook-secret"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service shares; a service subclasses it, setting ``service`` and ``db_schema``."""
+
+    model_config = SettingsConfigDict(env_prefix="AFTERCARE_", extra="ignore")
+
+    service: ClassVar[str] = "shared"
+    db_schema: ClassVar[str] = "public"
+
+    env: Literal["dev", "test", "production"] = "dev"
+    role: Literal["api", "worker", "all"] = "all"
+    log_level: str = "INFO"
+
+    database_url: str = "postgresql://127.0.0.1:5432/aftercare"
+    db_password: SecretStr = SecretStr(DEV_DB_PASSWORD)
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+    amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    exchange: str = "aftercare.events"
+    queue_prefix: str = ""
+    consumer_prefetch: int = 64
+    retry_delays: tuple[float, ...] = (1.0, 10.0, 60.0, 600.0)
+
+    relay_batch_size: int = 200
+    relay_poll_seconds: float = 1.0
+    outbox_retention_hours: float = 72.0
+
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_issuer: str = "aftercare"
+    jwt_audience: str = "aftercare"
+    jwks_url: str | None = None
+    webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> ServiceSettings:
+        if self.env != "production":
+            return self
+        problems = []
+        if self.jwks_url is None and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+            problems.append(
+                "AFTERCARE_JWT_SECRET is the development secret (or set AFTERCARE_JWKS_URL)"
+            )
+        if self.webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET:
+            problems.append("AFTERCARE_WEBHOOK_SECRET is the development secret")
+        if urlsplit(self.database_url).password is None and (
+            self.db_password.get_secret_value() == DEV_DB_PASSWORD
+        ):
+            problems.append("AFTERCARE_DB_PASSWORD is the development password")
+        if "guest:guest@" in self.amqp_url.get_secret_value():
+            problems.append("AFTERCARE_AMQP_URL uses RabbitMQ's guest account")
+        if problems:
+            raise ValueError("refusing development secrets in production: " + "; ".join(problems))
+        return self
+
+    @property
+    def db_role(self) -> str:
+        return f"aftercare_{self.db_schema}"
+
+    @property
+    def queue(self) -> str:
+        """The service's queue on the bus (DESIGN §4: named after the service)."""
+        return f"{self.queue_prefix}{self.service}"
+
+    def async_database_url(self) -> str:
+        """SQLAlchemy URL for asyncpg, as the service's own role unless the URL names one."""
+        return "postgresql+asyncpg://" + self.libpq_database_url().split("://", 1)[1]
+
+    def libpq_database_url(self) -> str:
+        """Plain ``postgresql://`` URL (asyncpg, psql) as the service's own role."""
+        parts = urlsplit(self.database_url)
+        if parts.username:
+            return urlunsplit(("postgresql", *parts[1:]))
+        host = parts.hostname or "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{parts.port}" if parts.port else ""
+        password = quote(self.db_password.get_secret_value(), safe="")
+        netloc = f"{self.db_role}:{password}@{host}{port}"
+        return urlunsplit(("postgresql", netloc, parts.path, parts.query, parts.fragment))
+
+    @property
+    def database_name(self) -> str:
+        return urlsplit(self.database_url).path.lstrip("/") or "aftercare"
