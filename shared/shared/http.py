@@ -152,17 +152,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         body = problem_body(exc.status_code, type_, title, detail, request.url.path)
         return problem_response(body, dict(exc.headers or {}))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        body = problem_body(
-            500,
-            "internal-error",
-            "Internal error",
-            "an unexpected error; quote the request id when reporting it",
-            request.url.path,
-        )
-        return problem_response(body)
+
+def _internal_error(path: str) -> dict[str, Any]:
+    return problem_body(
+        500,
+        "internal-error",
+        "Internal error",
+        "an unexpected error; quote the request id when reporting it",
+        path,
+    )
 
 
 class RequestIdMiddleware:
@@ -186,8 +184,12 @@ class RequestIdMiddleware:
         token = aclog.request_id.set(rid)
         tp_token = aclog.traceparent.set(traceparent)
 
+        started = False
+
         async def send_wrapper(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
                 headers.append((b"x-request-id", rid.encode("latin-1")))
                 message["headers"] = headers
@@ -195,6 +197,14 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception:
+            # Answered here rather than by Starlette's outermost error middleware, which runs
+            # after this context is gone: the problem still carries the request id.
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            response = problem_response(_internal_error(scope["path"]))
+            await response(scope, receive, send_wrapper)
         finally:
             aclog.request_id.reset(token)
             aclog.traceparent.reset(tp_token)

@@ -18,7 +18,7 @@ DEV_WEBHOOK_SECRET = "aftercare-development-webhook-secret"
 
 
 class ServiceSettings(BaseSettings):
-    """Settings every service shares; a service subclasses it, setting ``service`` and ``db_schema``."""
+    """Settings every service shares; a service subclass sets ``service`` and ``db_schema``."""
 
     model_config = SettingsConfigDict(env_prefix="AFTERCARE_", extra="ignore")
 
