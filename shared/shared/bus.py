@@ -28,7 +28,7 @@ from typing import Any
 
 import aio_pika
 import asyncpg
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -85,47 +85,77 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class Broker:
-    """One robust connection per process, a confirming channel for publishing, and the topology.
+    """One connection per process, a confirming channel for publishing, and the topology.
 
-    ``start()`` returns at once and connects in the background with backoff, so a service comes
-    up (and accepts requests into its outbox) while RabbitMQ is down.
+    ``start()`` returns at once; a supervisor connects in the background and reconnects with
+    backoff whenever the connection drops, every step bounded by a timeout. aio-pika's robust
+    connection is not used: after a broker restart it can wait forever on a half-open
+    handshake, and a publish issued meanwhile waits with it. Here a publish fails at once while
+    the broker is away (the outbox keeps the event), and consumers restart on each new
+    connection.
     """
+
+    CONNECT_TIMEOUT = 10.0
+    PUBLISH_TIMEOUT = 10.0
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
-        self.connection: AbstractRobustConnection | None = None
-        self.channel: aio_pika.abc.AbstractRobustChannel | None = None
-        self.exchange: aio_pika.abc.AbstractRobustExchange | None = None
+        self.connection: aio_pika.abc.AbstractConnection | None = None
+        self.channel: aio_pika.abc.AbstractChannel | None = None
+        self.exchange: aio_pika.abc.AbstractExchange | None = None
         self.ready = asyncio.Event()
+        # Set when the current connection drops; replaced on every connect. (A plain aio-pika
+        # connection runs its close callbacks on a remote close but never resolves closed().)
+        self.lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._connect_forever(), name="broker-connect")
+        self._task = asyncio.create_task(self._supervise(), name="broker-connection")
 
-    async def _connect_forever(self) -> None:
+    async def _supervise(self) -> None:
         backoff = 0.5
         while True:
             try:
-                await self.connect()
-                return
+                await asyncio.wait_for(self.connect(), self.CONNECT_TIMEOUT + 5)
+                backoff = 0.5
+                await self.lost.wait()
+                log.warning("broker connection lost; reconnecting")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("broker unreachable, retrying in %.1fs: %s", backoff, exc)
+                log.warning("broker unreachable, retrying in %.1fs: %s", backoff, _short(exc))
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                self.ready.clear()
+            await self._drop()
 
     async def connect(self) -> None:
-        self.connection = await aio_pika.connect_robust(
+        """Opens the connection, the confirming channel and the exchange."""
+        await self._drop()
+        connection = await aio_pika.connect(
             self.settings.amqp_url.get_secret_value(),
             client_properties={"connection_name": f"aftercare-{self.settings.service}"},
-            timeout=10,
+            timeout=self.CONNECT_TIMEOUT,
         )
-        self.channel = await self.connection.channel(publisher_confirms=True)
-        self.exchange = await self.channel.declare_exchange(
-            self.settings.exchange, aio_pika.ExchangeType.TOPIC, durable=True
-        )
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.declare_exchange(
+                self.settings.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+        except BaseException:
+            await _close_quietly(connection)
+            raise
+        lost = asyncio.Event()
+        connection.close_callbacks.add(lambda *_: lost.set())
+        self.lost = lost
+        self.connection, self.channel, self.exchange = connection, channel, exchange
         self.ready.set()
+
+    async def _drop(self) -> None:
+        connection, self.connection, self.channel, self.exchange = self.connection, None, None, None
+        if connection is not None:
+            await _close_quietly(connection)
 
     async def wait_ready(self) -> None:
         await self.ready.wait()
@@ -133,7 +163,8 @@ class Broker:
     @property
     def is_connected(self) -> bool:
         return (
-            self.connection is not None
+            self.ready.is_set()
+            and self.connection is not None
             and not self.connection.is_closed
             and self.channel is not None
             and not self.channel.is_closed
@@ -148,29 +179,35 @@ class Broker:
         headers: Mapping[str, Any] | None = None,
     ) -> None:
         """Publishes one event to the exchange and returns once the broker confirmed it."""
-        if self.exchange is None or not self.is_connected:
+        exchange = self.exchange
+        if exchange is None or not self.is_connected:
             raise ConnectionError("broker not connected")
-        await self.exchange.publish(
+        await exchange.publish(
             _message(body, message_id=message_id, type_=routing_key, headers=headers),
             routing_key=routing_key,
             mandatory=False,
-            timeout=10,
+            timeout=self.PUBLISH_TIMEOUT,
         )
 
     async def send_to_queue(self, queue: str, message: aio_pika.Message) -> None:
         """Publishes straight to a named queue (default exchange) and waits for the confirm."""
-        if self.channel is None or not self.is_connected:
+        channel = self.channel
+        if channel is None or not self.is_connected:
             raise ConnectionError("broker not connected")
-        await self.channel.default_exchange.publish(message, routing_key=queue, timeout=10)
+        await channel.default_exchange.publish(
+            message, routing_key=queue, timeout=self.PUBLISH_TIMEOUT
+        )
 
     async def declare_service_queues(
         self, queue: str, types: Iterable[str], delays: Sequence[float]
-    ) -> aio_pika.abc.AbstractRobustQueue:
+    ) -> None:
         """Declares the service queue, its retry queues and its parked queue, and binds it."""
-        assert self.channel is not None and self.exchange is not None
-        main = await self.channel.declare_queue(queue, durable=True, arguments=QUORUM)
+        channel, exchange = self.channel, self.exchange
+        if channel is None or exchange is None:
+            raise ConnectionError("broker not connected")
+        main = await channel.declare_queue(queue, durable=True, arguments=QUORUM)
         for step, delay in enumerate(delays):
-            await self.channel.declare_queue(
+            await channel.declare_queue(
                 retry_queue(queue, step),
                 durable=True,
                 arguments={
@@ -182,19 +219,25 @@ class Broker:
                     "x-overflow": "reject-publish",
                 },
             )
-        await self.channel.declare_queue(parked_queue(queue), durable=True, arguments=QUORUM)
+        await channel.declare_queue(parked_queue(queue), durable=True, arguments=QUORUM)
         for type_ in sorted(set(types)):
-            await main.bind(self.exchange, routing_key=type_)
-        return main
+            await main.bind(exchange, routing_key=type_)
 
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        if self.connection is not None:
-            with contextlib.suppress(Exception):
-                await self.connection.close()
+        await self._drop()
+
+
+async def _close_quietly(connection: aio_pika.abc.AbstractConnection) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(connection.close(), 5)
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 def _message(
@@ -232,21 +275,36 @@ class Consumer:
         self.handlers = {cls.model_fields["type"].default: fn for cls, fn in handlers.items()}
         self.queue = settings.queue
         self.delays = tuple(settings.retry_delays)
-        self._consume_channel: aio_pika.abc.AbstractRobustChannel | None = None
         self.consuming = asyncio.Event()
 
     async def run(self) -> None:
-        """Declares the topology and consumes until cancelled."""
-        await self.broker.wait_ready()
-        assert self.broker.connection is not None
+        """Consumes until cancelled: on every (re)connection declares the topology and starts
+        consuming; when the connection drops, waits for the next one."""
+        while True:
+            await self.broker.wait_ready()
+            connection, lost = self.broker.connection, self.broker.lost
+            if connection is None or lost.is_set():
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                await self._consume(connection)
+                await lost.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer setup failed, retrying: %s", _short(exc))
+                await asyncio.sleep(1.0)
+            finally:
+                self.consuming.clear()
+
+    async def _consume(self, connection: aio_pika.abc.AbstractConnection) -> None:
         await self.broker.declare_service_queues(self.queue, self.handlers, self.delays)
-        self._consume_channel = await self.broker.connection.channel(publisher_confirms=False)
-        await self._consume_channel.set_qos(prefetch_count=self.settings.consumer_prefetch)
-        queue = await self._consume_channel.get_queue(self.queue, ensure=False)
+        channel = await connection.channel(publisher_confirms=False)
+        await channel.set_qos(prefetch_count=self.settings.consumer_prefetch)
+        queue = await channel.get_queue(self.queue, ensure=False)
         await queue.consume(self.on_message)
         self.consuming.set()
         log.info("consuming %s: %s", self.queue, ", ".join(sorted(self.handlers)))
-        await asyncio.Future()
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         start = time.perf_counter()

@@ -190,10 +190,18 @@ class Relay:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
                     self._wake.clear()
-                    if listen.is_closed():
-                        raise ConnectionError("listen connection closed")
-                    await self.drain(work)
+                    if listen.is_closed() or work.is_closed():
+                        raise ConnectionError("database connection closed")
                     await self._observe(work)
+                    if not self.broker.is_connected:
+                        continue  # the outbox keeps the events until the broker is back
+                    try:
+                        await self.drain(work)
+                    except PublishFailed as exc:
+                        log.warning("outbox relay: %s", exc)
+                        await asyncio.sleep(1.0)
+                        self._wake.set()
+                        continue
                     await self._cleanup(work)
             except asyncio.CancelledError:
                 raise
