@@ -18,7 +18,8 @@ def alive(pid: int) -> bool:
 
 def test_make_stop_leaves_no_process_behind(stack):
     var_dir = tempfile.mkdtemp(prefix="aftercare-lifecycle-")
-    env = {**stack["env"], "AFTERCARE_PORT_OFFSET": "1500", "AFTERCARE_VAR_DIR": var_dir}
+    offset = str(int(stack["env"]["AFTERCARE_PORT_OFFSET"]) + 500)
+    env = {**stack["env"], "AFTERCARE_PORT_OFFSET": offset, "AFTERCARE_VAR_DIR": var_dir}
     started = make("start", env)
     assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
     pids = [int(p.read_text().split()[0]) for p in Path(var_dir, "run").glob("*.pid")]
