@@ -3,15 +3,18 @@
 ``create_service_app`` gives a service /healthz, /readyz, /metrics and /docs, problem
 responses, request ids, JSON logs and HTTP metrics, and a lifespan that builds the engine,
 sessions and broker connection and, when ``AFTERCARE_ROLE`` is ``worker`` or ``all``, runs the
-outbox relay and the event consumer. Nothing connects at import or construction time.
+outbox relay, the event consumer and the service's own ``workers`` (each ``async def
+worker(app)`` loop is restarted with backoff if it fails). Nothing connects at import or
+construction time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -34,6 +37,7 @@ def create_service_app(
     description: str,
     routers: Sequence[APIRouter] = (),
     handlers: Mapping[type, Handler] | None = None,
+    workers: Sequence[Callable[[FastAPI], Awaitable[None]]] = (),
     version: str = "0.1.0",
 ) -> FastAPI:
     handlers = dict(handlers or {})
@@ -69,6 +73,11 @@ def create_service_app(
                 )
                 app.state.consumer = consumer
                 tasks.append(asyncio.create_task(_supervised(consumer.run), name="consumer"))
+            for worker in workers:
+                name = getattr(worker, "__name__", "worker")
+                tasks.append(
+                    asyncio.create_task(_supervised(functools.partial(worker, app)), name=name)
+                )
         log.info("%s started (role %s)", settings.service, settings.role)
         try:
             yield
