@@ -1,32 +1,95 @@
 """Dispatch's tables (schema ``dispatch``)."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime, time
 
-from sqlalchemy import Column, DateTime, Text, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    Text,
+    Time,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
-from shared import inbox, outbox
-from shared.db import NAMING_CONVENTION
+from shared import http, inbox, outbox
+from shared.db import NAMING_CONVENTION, new_id
 
 SCHEMA = "dispatch"
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 
+def _text(nullable: bool = True, **kw) -> Column:
+    return Column(Text, nullable=nullable, **kw)
+
+
+def _texts() -> Column:
+    return Column(ARRAY(Text), nullable=False, server_default="{}")
+
+
+def _ts(nullable: bool = True, **kw) -> Column:
+    return Column(DateTime(timezone=True), nullable=nullable, **kw)
+
+
+def _created() -> Column:
+    return Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def _version() -> Column:
+    return Column(Integer, nullable=False, server_default="1")
+
+
+def _fk(target: str, nullable: bool = False, index: bool = True, **kw) -> Column:
+    return Column(Uuid, ForeignKey(f"{SCHEMA}.{target}"), nullable=nullable, index=index, **kw)
+
+
 class Ticket(SQLModel, table=True):
-    """Dispatch's projection of tickets: what routing needs (region, product, severity)."""
+    """Dispatch's projection of tickets: what routing, task orders and reports need.
+
+    A row can be a stub (``details_seq`` 0) when another event of the ticket arrived before
+    ``ticket.created``; ``status``/``status_seq`` keep the latest intake status by ``seq``.
+    ``tier`` is the current support tier; ``queue_branch_id``/``queued_at`` are set while the
+    ticket waits in a branch queue.
+    """
 
     __tablename__ = "ticket"
     __table_args__ = {"schema": SCHEMA}
 
     id: uuid.UUID = Field(primary_key=True)
-    organization_id: uuid.UUID = Field(index=True)
-    kind: str = Field(sa_column=Column(Text, nullable=False))
-    severity: int
-    region: str | None = Field(default=None, sa_column=Column(Text))
-    product: str | None = Field(default=None, sa_column=Column(Text))
-    coverage: str = Field(sa_column=Column(Text, nullable=False))
+    number: int | None = Field(default=None, sa_column=Column(BigInteger))
+    organization_id: uuid.UUID | None = Field(default=None, index=True)
+    organization_name: str | None = Field(default=None, sa_column=_text())
+    subject: str | None = Field(default=None, sa_column=_text())
+    kind: str = Field(sa_column=_text(False, server_default="fault"))
+    severity: int = Field(sa_column=Column(Integer, nullable=False, server_default="3"))
+    category: str | None = Field(default=None, sa_column=_text())
+    region: str | None = Field(default=None, sa_column=_text())
+    product: str | None = Field(default=None, sa_column=_text())
+    serial: str | None = Field(default=None, sa_column=_text())
+    coverage: str = Field(sa_column=_text(False, server_default="24x7"))
     on_site_required: bool = Field(default=False)
+    language: str | None = Field(default=None, sa_column=_text())
+    site_address: str | None = Field(default=None, sa_column=_text())
+    contract_number: str | None = Field(default=None, sa_column=_text())
+    contact_name: str | None = Field(default=None, sa_column=_text())
+    contact_phone: str | None = Field(default=None, sa_column=_text())
+    contact_email: str | None = Field(default=None, sa_column=_text())
+    reported_at: datetime | None = Field(default=None, sa_column=_ts())
+    details_seq: int = Field(sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    status: str = Field(sa_column=_text(False, server_default="new"))
+    status_seq: int = Field(sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    tier: int = Field(sa_column=Column(SmallInteger, nullable=False, server_default="1"))
+    queue_branch_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
+    queued_at: datetime | None = Field(default=None, sa_column=_ts())
+    evaluated_at: datetime | None = Field(default=None, sa_column=_ts())
     consumed_at: datetime = Field(
         sa_column=Column(
             DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()
@@ -34,5 +97,174 @@ class Ticket(SQLModel, table=True):
     )
 
 
+class Branch(SQLModel, table=True):
+    """A local branch (tier 1) or headquarters (tier 2), and the region codes it serves."""
+
+    __tablename__ = "branch"
+    __table_args__ = (
+        CheckConstraint("tier IN (1, 2)", name="tier_1_or_2"),
+        {"schema": SCHEMA},
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    code: str = Field(sa_column=_text(False, unique=True))
+    name: str = Field(sa_column=_text(False))
+    tier: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    regions: list[str] = Field(default_factory=list, sa_column=_texts())
+    time_zone: str = Field(sa_column=_text(False, server_default="Asia/Shanghai"))
+    manager_user_id: str | None = Field(default=None, sa_column=_text())
+    phone: str | None = Field(default=None, sa_column=_text())
+    email: str | None = Field(default=None, sa_column=_text())
+    active: bool = Field(default=True)
+    version: int = Field(default=1, sa_column=_version())
+    created_at: datetime = Field(sa_column=_created())
+    updated_at: datetime = Field(sa_column=_created())
+
+
+class Engineer(SQLModel, table=True):
+    """A field engineer or headquarters expert; ``user_id`` is the ``sub`` of their token."""
+
+    __tablename__ = "engineer"
+    __table_args__ = (
+        CheckConstraint("tier IN (1, 2)", name="tier_1_or_2"),
+        CheckConstraint("max_open >= 0", name="max_open_not_negative"),
+        {"schema": SCHEMA},
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    user_id: str = Field(sa_column=_text(False, unique=True))
+    name: str = Field(sa_column=_text(False))
+    phone: str | None = Field(default=None, sa_column=_text())
+    email: str | None = Field(default=None, sa_column=_text())
+    branch_id: uuid.UUID = Field(sa_column=_fk("branch.id"))
+    tier: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    skills: list[str] = Field(default_factory=list, sa_column=_texts())
+    languages: list[str] = Field(default_factory=list, sa_column=_texts())
+    max_open: int = Field(sa_column=Column(Integer, nullable=False, server_default="5"))
+    active: bool = Field(default=True)
+    version: int = Field(default=1, sa_column=_version())
+    created_at: datetime = Field(sa_column=_created())
+    updated_at: datetime = Field(sa_column=_created())
+
+
+class EngineerLoad(SQLModel, table=True):
+    """An engineer's open assignments: the row routing locks to keep ``open_count`` within
+    ``engineer.max_open`` (kept apart from ``engineer`` so assignments don't change its ETag)."""
+
+    __tablename__ = "engineer_load"
+    __table_args__ = (
+        CheckConstraint("open_count >= 0", name="open_count_not_negative"),
+        {"schema": SCHEMA},
+    )
+
+    engineer_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey(f"{SCHEMA}.engineer.id"), primary_key=True)
+    )
+    open_count: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    last_assigned_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_released_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class Shift(SQLModel, table=True):
+    """Weekly duty hours of an engineer: ISO weekdays and local hours in a time zone."""
+
+    __tablename__ = "shift"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    engineer_id: uuid.UUID = Field(sa_column=_fk("engineer.id"))
+    weekdays: list[int] = Field(sa_column=Column(ARRAY(SmallInteger), nullable=False))
+    starts: time = Field(sa_column=Column(Time, nullable=False))
+    ends: time = Field(sa_column=Column(Time, nullable=False))
+    time_zone: str = Field(sa_column=_text(False))
+    valid_from: date | None = Field(default=None, sa_column=Column(Date))
+    valid_until: date | None = Field(default=None, sa_column=Column(Date))
+    note: str | None = Field(default=None, sa_column=_text())
+    version: int = Field(default=1, sa_column=_version())
+    created_at: datetime = Field(sa_column=_created())
+    updated_at: datetime = Field(sa_column=_created())
+
+
+class ShiftException(SQLModel, table=True):
+    """A dated change to duty: an engineer's leave or extra duty, or a branch closure."""
+
+    __tablename__ = "shift_exception"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint(
+            "(kind = 'closure' AND branch_id IS NOT NULL AND engineer_id IS NULL) OR "
+            "(kind IN ('leave', 'extra_duty') AND engineer_id IS NOT NULL AND branch_id IS NULL)",
+            name="scope_matches_kind",
+        ),
+        {"schema": SCHEMA},
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    kind: str = Field(sa_column=_text(False))
+    engineer_id: uuid.UUID | None = Field(default=None, sa_column=_fk("engineer.id", True))
+    branch_id: uuid.UUID | None = Field(default=None, sa_column=_fk("branch.id", True))
+    starts_at: datetime = Field(sa_column=_ts(False))
+    ends_at: datetime = Field(sa_column=_ts(False, index=True))
+    reason: str | None = Field(default=None, sa_column=_text())
+    version: int = Field(default=1, sa_column=_version())
+    created_at: datetime = Field(sa_column=_created())
+    updated_at: datetime = Field(sa_column=_created())
+
+
+class OnCall(SQLModel, table=True):
+    """A slot of a branch's on-call rota (nights, weekends, holidays): one engineer."""
+
+    __tablename__ = "oncall"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        {"schema": SCHEMA},
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    branch_id: uuid.UUID = Field(sa_column=_fk("branch.id"))
+    engineer_id: uuid.UUID = Field(sa_column=_fk("engineer.id"))
+    starts_at: datetime = Field(sa_column=_ts(False))
+    ends_at: datetime = Field(sa_column=_ts(False, index=True))
+    note: str | None = Field(default=None, sa_column=_text())
+    version: int = Field(default=1, sa_column=_version())
+    created_at: datetime = Field(sa_column=_created())
+    updated_at: datetime = Field(sa_column=_created())
+
+
+class RosterState(SQLModel, table=True):
+    """One row whose ``version`` a statement trigger bumps on every change to branches,
+    engineers, shifts, exceptions and on-call; workers cache the roster until it moves."""
+
+    __tablename__ = "roster_state"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"), {"schema": SCHEMA})
+
+    id: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    version: int = Field(sa_column=Column(BigInteger, nullable=False, server_default="1"))
+
+
+class Vendor(SQLModel, table=True):
+    """Vendor support (tier 3): the products it supports and how to open a case with it."""
+
+    __tablename__ = "vendor"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    name: str = Field(sa_column=_text(False, unique=True))
+    products: list[str] = Field(default_factory=list, sa_column=_texts())
+    contact_name: str | None = Field(default=None, sa_column=_text())
+    phone: str | None = Field(default=None, sa_column=_text())
+    email: str | None = Field(default=None, sa_column=_text())
+    escalation_channel: str = Field(sa_column=_text(False, server_default="phone"))
+    escalation_address: str | None = Field(default=None, sa_column=_text())
+    active: bool = Field(default=True)
+    version: int = Field(default=1, sa_column=_version())
+    created_at: datetime = Field(sa_column=_created())
+    updated_at: datetime = Field(sa_column=_created())
+
+
+ROSTER_TABLES = ("branch", "engineer", "shift", "shift_exception", "oncall")
+REQUEUE_CHANNEL = "aftercare_dispatch_requeue"
+
 OUTBOX, OUTBOX_SEQ = outbox.outbox_tables(SQLModel.metadata, SCHEMA)
 INBOX = inbox.inbox_table(SQLModel.metadata, SCHEMA)
+IDEMPOTENCY = http.idempotency_table(SQLModel.metadata, SCHEMA)

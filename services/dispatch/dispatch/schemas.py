@@ -1,0 +1,346 @@
+"""Dispatch's API bodies (STYLE rule 6): ``<Noun>Create``, ``<Noun>Update``, ``<Noun>Read``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from dispatch.routing import normalise
+from shared.http import Page
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Shanghai)")
+    return value
+
+
+def _tags(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(t for t in (normalise(v) for v in values) if t))
+
+
+def _codes(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(v.strip().upper() for v in values if v.strip()))
+
+
+TimeZone = Annotated[str, AfterValidator(_zone)]
+Tags = Annotated[list[str], AfterValidator(_tags)]
+RegionCodes = Annotated[list[str], AfterValidator(_codes)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(max_length=10_000)]
+Tier12 = Literal[1, 2]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# ---- branches -----------------------------------------------------------------------------
+
+
+class BranchCreate(_Body):
+    code: str = Field(min_length=1, max_length=50, description="Short unique code, e.g. SH")
+    name: Name
+    tier: Tier12 = Field(1, description="1 local branch, 2 headquarters")
+    regions: RegionCodes = Field(
+        default_factory=list,
+        description="Region codes served: exact (CN-SH), prefix pattern (CN-SH*) or * (all)",
+    )
+    time_zone: TimeZone = "Asia/Shanghai"
+    manager_user_id: str | None = Field(None, description="The branch manager's login")
+    phone: str | None = None
+    email: str | None = None
+    active: bool = True
+
+
+class BranchUpdate(_Body):
+    name: Name | None = None
+    regions: RegionCodes | None = None
+    time_zone: TimeZone | None = None
+    manager_user_id: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    active: bool | None = None
+
+
+class BranchRead(_Read):
+    id: uuid.UUID
+    code: str
+    name: str
+    tier: int
+    regions: list[str]
+    time_zone: str
+    manager_user_id: str | None
+    phone: str | None
+    email: str | None
+    active: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+BranchPage = Page[BranchRead]
+
+
+# ---- engineers ----------------------------------------------------------------------------
+
+
+class EngineerCreate(_Body):
+    user_id: str = Field(min_length=1, max_length=200, description="Login: the token's `sub`")
+    name: Name
+    phone: str | None = None
+    email: str | None = None
+    branch_id: uuid.UUID
+    tier: Tier12 | None = Field(None, description="Defaults to the branch's tier, must equal it")
+    skills: Tags = Field(default_factory=list, description="Product and category tags")
+    languages: list[str] = Field(default_factory=lambda: ["zh-CN"])
+    max_open: int = Field(5, ge=0, le=1000, description="Most open assignments at once")
+    active: bool = True
+
+
+class EngineerUpdate(_Body):
+    name: Name | None = None
+    phone: str | None = None
+    email: str | None = None
+    branch_id: uuid.UUID | None = None
+    skills: Tags | None = None
+    languages: list[str] | None = None
+    max_open: int | None = Field(None, ge=0, le=1000)
+    active: bool | None = None
+
+
+class EngineerRead(_Read):
+    id: uuid.UUID
+    user_id: str
+    name: str
+    phone: str | None
+    email: str | None
+    branch_id: uuid.UUID
+    tier: int
+    skills: list[str]
+    languages: list[str]
+    max_open: int
+    open_count: int = 0
+    last_assigned_at: datetime | None = None
+    active: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+EngineerPage = Page[EngineerRead]
+
+
+class OnDutyRead(BaseModel):
+    engineer_id: uuid.UUID
+    user_id: str
+    name: str
+    phone: str | None
+    branch_id: uuid.UUID
+    branch_name: str
+    tier: int
+    on_shift: bool
+    on_call: bool
+    why: str
+    open_count: int
+    max_open: int
+
+
+class OnDutyList(BaseModel):
+    at: datetime
+    region: str | None
+    items: list[OnDutyRead]
+
+
+# ---- shifts, exceptions, on-call -----------------------------------------------------------
+
+
+class ShiftCreate(_Body):
+    engineer_id: uuid.UUID
+    weekdays: list[Annotated[int, Field(ge=1, le=7)]] = Field(
+        min_length=1, description="ISO weekdays the shift starts on: 1 Monday … 7 Sunday"
+    )
+    starts: time = Field(description="Local start, e.g. 08:30")
+    ends: time = Field(description="Local end; not after the start means the next day")
+    time_zone: TimeZone | None = Field(None, description="Defaults to the branch's time zone")
+    valid_from: date | None = None
+    valid_until: date | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _dates(self) -> ShiftCreate:
+        self.weekdays = sorted(set(self.weekdays))
+        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
+            raise ValueError("valid_until is before valid_from")
+        return self
+
+
+class ShiftUpdate(_Body):
+    weekdays: list[Annotated[int, Field(ge=1, le=7)]] | None = Field(None, min_length=1)
+    starts: time | None = None
+    ends: time | None = None
+    time_zone: TimeZone | None = None
+    valid_from: date | None = None
+    valid_until: date | None = None
+    note: str | None = None
+
+
+class ShiftRead(_Read):
+    id: uuid.UUID
+    engineer_id: uuid.UUID
+    weekdays: list[int]
+    starts: time
+    ends: time
+    time_zone: str
+    valid_from: date | None
+    valid_until: date | None
+    note: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+ShiftPage = Page[ShiftRead]
+
+ExceptionKind = Literal["leave", "extra_duty", "closure"]
+
+
+class ShiftExceptionCreate(_Body):
+    kind: ExceptionKind = Field(
+        description="leave / extra_duty (of an engineer) or closure (of a whole branch)"
+    )
+    engineer_id: uuid.UUID | None = None
+    branch_id: uuid.UUID | None = None
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    reason: str | None = Field(None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _scope(self) -> ShiftExceptionCreate:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        if self.kind == "closure" and (self.branch_id is None or self.engineer_id is not None):
+            raise ValueError("a closure names a branch_id and no engineer_id")
+        if self.kind != "closure" and (self.engineer_id is None or self.branch_id is not None):
+            raise ValueError(f"{self.kind} names an engineer_id and no branch_id")
+        return self
+
+
+class ShiftExceptionUpdate(_Body):
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    reason: str | None = Field(None, max_length=1000)
+
+
+class ShiftExceptionRead(_Read):
+    id: uuid.UUID
+    kind: str
+    engineer_id: uuid.UUID | None
+    branch_id: uuid.UUID | None
+    starts_at: datetime
+    ends_at: datetime
+    reason: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+ShiftExceptionPage = Page[ShiftExceptionRead]
+
+
+class OnCallCreate(_Body):
+    branch_id: uuid.UUID
+    engineer_id: uuid.UUID
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> OnCallCreate:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class OnCallUpdate(_Body):
+    engineer_id: uuid.UUID | None = None
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    note: str | None = None
+
+
+class OnCallRead(_Read):
+    id: uuid.UUID
+    branch_id: uuid.UUID
+    engineer_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    note: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+OnCallPage = Page[OnCallRead]
+
+
+# ---- vendors ------------------------------------------------------------------------------
+
+EscalationChannel = Literal["phone", "email", "portal", "api", "other"]
+
+
+class VendorCreate(_Body):
+    name: Name
+    products: Tags = Field(default_factory=list, description="Product tags it supports")
+    contact_name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    escalation_channel: EscalationChannel = "phone"
+    escalation_address: str | None = Field(
+        None, description="Hotline, mailbox or portal URL where cases are opened"
+    )
+    active: bool = True
+
+
+class VendorUpdate(_Body):
+    name: Name | None = None
+    products: Tags | None = None
+    contact_name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    escalation_channel: EscalationChannel | None = None
+    escalation_address: str | None = None
+    active: bool | None = None
+
+
+class VendorRead(_Read):
+    id: uuid.UUID
+    name: str
+    products: list[str]
+    contact_name: str | None
+    phone: str | None
+    email: str | None
+    escalation_channel: str
+    escalation_address: str | None
+    active: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+VendorPage = Page[VendorRead]
+
+
+def changes(body: BaseModel) -> dict[str, Any]:
+    """The fields a PATCH body actually sent."""
+    return body.model_dump(exclude_unset=True)
