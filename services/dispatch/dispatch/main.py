@@ -1,5 +1,6 @@
 from fastapi import FastAPI
 
+from dispatch import requeue
 from dispatch.api import router
 from dispatch.handlers import HANDLERS
 from dispatch.settings import Settings
@@ -13,4 +14,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Branches, engineers, shifts, routing, task orders and service records.",
         routers=[router],
         handlers=HANDLERS,
+        workers=[requeue.requeue_worker],
     )

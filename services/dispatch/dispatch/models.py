@@ -9,15 +9,19 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Double,
     ForeignKey,
+    Index,
     Integer,
     SmallInteger,
     Text,
     Time,
+    UniqueConstraint,
     Uuid,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 from shared import http, inbox, outbox
@@ -61,7 +65,10 @@ class Ticket(SQLModel, table=True):
     """
 
     __tablename__ = "ticket"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        Index("ix_ticket_queued", "queued_at", postgresql_where=text("queued_at IS NOT NULL")),
+        {"schema": SCHEMA},
+    )
 
     id: uuid.UUID = Field(primary_key=True)
     number: int | None = Field(default=None, sa_column=Column(BigInteger))
@@ -84,6 +91,12 @@ class Ticket(SQLModel, table=True):
     contact_email: str | None = Field(default=None, sa_column=_text())
     reported_at: datetime | None = Field(default=None, sa_column=_ts())
     details_seq: int = Field(sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    # seq of the intake event that last set each detail field, so that ticket.created and
+    # ticket.updated events merge to the same row whatever order they arrive in (DESIGN §4).
+    field_seqs: dict = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
     status: str = Field(sa_column=_text(False, server_default="new"))
     status_seq: int = Field(sa_column=Column(BigInteger, nullable=False, server_default="0"))
     tier: int = Field(sa_column=Column(SmallInteger, nullable=False, server_default="1"))
@@ -260,6 +273,156 @@ class Vendor(SQLModel, table=True):
     version: int = Field(default=1, sa_column=_version())
     created_at: datetime = Field(sa_column=_created())
     updated_at: datetime = Field(sa_column=_created())
+
+
+class RoutingDecision(SQLModel, table=True):
+    """A routing decision with its full reason: every candidate, excluded or scored, and the
+    winner. Stored when a ticket is assigned by rule or starts waiting in a queue."""
+
+    __tablename__ = "routing_decision"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    ticket_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, index=True))
+    trigger: str = Field(sa_column=_text(False))
+    outcome: str = Field(sa_column=_text(False))
+    tier: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    engineer_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
+    reason: dict = Field(sa_column=Column(JSONB, nullable=False))
+    decided_at: datetime = Field(
+        sa_column=Column(
+            DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()
+        )
+    )
+
+
+class Assignment(SQLModel, table=True):
+    """An engineer working on a ticket. ``primary`` is the responsible engineer; a tier-1
+    engineer stays attached as ``support`` when the ticket goes up to headquarters. Active
+    while ``ended_at`` is null; at most one active primary per ticket (partial unique index)."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (
+        Index(
+            "uq_assignment_active_primary",
+            "ticket_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL AND role = 'primary'"),
+        ),
+        Index(
+            "ix_assignment_engineer_active",
+            "engineer_id",
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        Index("ix_assignment_engineer_id_assigned_at", "engineer_id", "assigned_at"),
+        CheckConstraint("role IN ('primary', 'support')", name="role_known"),
+        {"schema": SCHEMA},
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    ticket_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, index=True))
+    engineer_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey(f"{SCHEMA}.engineer.id"), nullable=False)
+    )
+    tier: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    role: str = Field(sa_column=_text(False, server_default="primary"))
+    status: str = Field(sa_column=_text(False, server_default="assigned"))
+    by: str = Field(sa_column=_text(False))
+    rule: str | None = Field(default=None, sa_column=_text())
+    decision_id: uuid.UUID | None = Field(
+        default=None, sa_column=_fk("routing_decision.id", True, False)
+    )
+    assigned_by: str | None = Field(default=None, sa_column=_text())
+    previous_engineer_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
+    assigned_at: datetime = Field(
+        sa_column=Column(
+            DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()
+        )
+    )
+    accepted_at: datetime | None = Field(default=None, sa_column=_ts())
+    ended_at: datetime | None = Field(default=None, sa_column=_ts())
+    end_reason: str | None = Field(default=None, sa_column=_text())
+    end_detail: str | None = Field(default=None, sa_column=_text())
+    version: int = Field(default=1, sa_column=_version())
+
+
+class Reminder(SQLModel, table=True):
+    """A deadline warning recorded for the engineer responsible (or the queue, if nobody)."""
+
+    __tablename__ = "reminder"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    ticket_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, index=True))
+    assignment_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, index=True))
+    engineer_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
+    timer_kind: str = Field(sa_column=_text(False))
+    threshold: float | None = Field(default=None, sa_column=Column(Double))
+    due_at: datetime | None = Field(default=None, sa_column=_ts())
+    note: str = Field(sa_column=_text(False))
+    created_at: datetime = Field(sa_column=_created())
+
+
+class VendorCase(SQLModel, table=True):
+    """A tier-3 case opened with a vendor, with the vendor's own case reference."""
+
+    __tablename__ = "vendor_case"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    ticket_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, index=True))
+    vendor_id: uuid.UUID | None = Field(default=None, sa_column=_fk("vendor.id", True))
+    vendor_case_ref: str | None = Field(default=None, sa_column=_text())
+    status: str = Field(sa_column=_text(False, server_default="open"))
+    note: str | None = Field(default=None, sa_column=_text())
+    opened_by: str | None = Field(default=None, sa_column=_text())
+    opened_at: datetime = Field(sa_column=_created())
+    closed_at: datetime | None = Field(default=None, sa_column=_ts())
+    version: int = Field(default=1, sa_column=_version())
+    updated_at: datetime = Field(sa_column=_created())
+
+
+class Escalation(SQLModel, table=True):
+    """A move up a tier, with what triggered it; one per SLA timer at most."""
+
+    __tablename__ = "escalation"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "timer_id"),
+        {"schema": SCHEMA},
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    ticket_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, index=True))
+    from_tier: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    to_tier: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    trigger: str = Field(sa_column=_text(False))
+    reason: str = Field(sa_column=_text(False))
+    timer_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
+    from_assignment_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
+    from_engineer_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, index=True))
+    vendor_case_id: uuid.UUID | None = Field(
+        default=None, sa_column=_fk("vendor_case.id", True, False)
+    )
+    escalated_by: str | None = Field(default=None, sa_column=_text())
+    escalated_at: datetime = Field(sa_column=_created())
+
+
+class Visit(SQLModel, table=True):
+    """An engineer's arrival on site (check-in)."""
+
+    __tablename__ = "visit"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    ticket_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, index=True))
+    assignment_id: uuid.UUID = Field(sa_column=_fk("assignment.id"))
+    engineer_id: uuid.UUID = Field(sa_column=_fk("engineer.id"))
+    workorder_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
+    latitude: float | None = Field(default=None, sa_column=Column(Double))
+    longitude: float | None = Field(default=None, sa_column=Column(Double))
+    note: str | None = Field(default=None, sa_column=_text())
+    checked_in_at: datetime = Field(sa_column=_ts(False))
+    created_at: datetime = Field(sa_column=_created())
 
 
 ROSTER_TABLES = ("branch", "engineer", "shift", "shift_exception", "oncall")

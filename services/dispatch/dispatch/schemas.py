@@ -344,3 +344,164 @@ VendorPage = Page[VendorRead]
 def changes(body: BaseModel) -> dict[str, Any]:
     """The fields a PATCH body actually sent."""
     return body.model_dump(exclude_unset=True)
+
+
+# ---- assignments --------------------------------------------------------------------------
+
+
+class AssignmentCreate(_Body):
+    ticket_id: uuid.UUID
+    engineer_id: uuid.UUID
+    reason: str | None = Field(None, max_length=1000)
+
+
+class ReasonBody(_Body):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ReassignBody(_Body):
+    engineer_id: uuid.UUID | None = Field(
+        None, description="The new engineer; none lets the rules choose another one"
+    )
+    reason: str | None = Field(None, max_length=1000)
+
+
+class CheckInBody(_Body):
+    checked_in_at: AwareDatetime | None = Field(None, description="Default: now")
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    workorder_id: uuid.UUID | None = None
+    note: str | None = Field(None, max_length=2000)
+
+
+class VisitRead(_Read):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    assignment_id: uuid.UUID
+    engineer_id: uuid.UUID
+    workorder_id: uuid.UUID | None
+    latitude: float | None
+    longitude: float | None
+    note: str | None
+    checked_in_at: datetime
+
+
+class ReminderRead(_Read):
+    id: uuid.UUID
+    timer_kind: str
+    threshold: float | None
+    due_at: datetime | None
+    note: str
+    created_at: datetime
+
+
+class DecisionRead(_Read):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    trigger: str
+    outcome: str
+    tier: int
+    engineer_id: uuid.UUID | None
+    reason: dict[str, Any] = Field(
+        description="summary, rule, winner, branches, required/waived skills, notes, and every "
+        "candidate with its exclusion or rank and load"
+    )
+    decided_at: datetime
+
+
+DecisionPage = Page[DecisionRead]
+
+
+class AssignmentRead(_Read):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    ticket_number: int | None = None
+    engineer_id: uuid.UUID
+    engineer_name: str | None = None
+    tier: int
+    role: str = Field(description="primary (responsible) or support (stays attached)")
+    status: str
+    allowed_actions: list[str] = Field(default_factory=list)
+    by: str
+    rule: str | None
+    assigned_by: str | None
+    previous_engineer_id: uuid.UUID | None
+    assigned_at: datetime
+    accepted_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str | None
+    end_detail: str | None
+    version: int
+    decision: DecisionRead | None = Field(None, description="Why the rules chose this engineer")
+    reminders: list[ReminderRead] = Field(default_factory=list)
+    visits: list[VisitRead] = Field(default_factory=list)
+
+
+AssignmentPage = Page[AssignmentRead]
+
+
+class QueuedTicketRead(_Read):
+    ticket_id: uuid.UUID
+    ticket_number: int | None
+    subject: str | None
+    severity: int
+    region: str | None
+    product: str | None
+    tier: int
+    queued_at: datetime
+    evaluated_at: datetime | None
+    reason: dict[str, Any] | None = Field(None, description="The decision that queued it")
+
+
+QueuedTicketPage = Page[QueuedTicketRead]
+
+
+# ---- escalations and vendor cases ---------------------------------------------------------
+
+
+class EscalationCreate(_Body):
+    ticket_id: uuid.UUID
+    reason: str = Field(min_length=1, max_length=2000)
+    trigger: Literal["manual", "customer_unsatisfied"] = "manual"
+    vendor_id: uuid.UUID | None = Field(None, description="At tier 2 → 3: the vendor to engage")
+    vendor_case_ref: str | None = Field(None, description="The vendor's case number, if known")
+
+
+class EscalationRead(_Read):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    from_tier: int
+    to_tier: int
+    trigger: str
+    reason: str
+    timer_id: uuid.UUID | None
+    from_engineer_id: uuid.UUID | None
+    vendor_case_id: uuid.UUID | None
+    escalated_by: str | None
+    escalated_at: datetime
+
+
+EscalationPage = Page[EscalationRead]
+
+
+class VendorCaseUpdate(_Body):
+    vendor_id: uuid.UUID | None = None
+    vendor_case_ref: str | None = Field(None, max_length=200)
+    status: Literal["open", "closed"] | None = None
+    note: str | None = Field(None, max_length=2000)
+
+
+class VendorCaseRead(_Read):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    vendor_id: uuid.UUID | None
+    vendor_case_ref: str | None
+    status: str
+    note: str | None
+    opened_by: str | None
+    opened_at: datetime
+    closed_at: datetime | None
+    version: int
+
+
+VendorCasePage = Page[VendorCaseRead]

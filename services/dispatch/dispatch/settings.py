@@ -6,3 +6,11 @@ from shared.settings import ServiceSettings
 class Settings(ServiceSettings):
     service: ClassVar[str] = "dispatch"
     db_schema: ClassVar[str] = "dispatch"
+
+    # The queue re-evaluation (requeue.py): a pass at least this often, and on every wake-up
+    # (a shift or on-call slot starting, capacity freed, the roster changed).
+    requeue_seconds: float = 30.0
+    # Most queued tickets one pass re-evaluates, most severe and longest waiting first.
+    requeue_batch: int = 500
+    # Reports count months in this zone.
+    report_time_zone: str = "Asia/Shanghai"

@@ -94,7 +94,7 @@ async def test_lists_are_cursor_paginated(client, auth):
 
 
 async def test_an_engineer_takes_the_tier_of_their_branch_and_normalised_skills(client, auth):
-    hq = await new_branch(client, auth, tier=2, regions=["*"])
+    hq = await new_branch(client, auth, tier=2, regions=[unique("HQ")])
 
     engineer = await new_engineer(client, auth, hq, skills=["Core Network", "core_network", "UPS"])
 

@@ -1,7 +1,7 @@
 from fastapi import APIRouter
 
-from dispatch.api import branches, engineers, shifts, vendors
+from dispatch.api import assignments, branches, engineers, shifts, vendors
 
 router = APIRouter(prefix="/v1")
-for module in (branches, engineers, shifts, vendors):
+for module in (assignments, branches, engineers, shifts, vendors):
     router.include_router(module.router)

@@ -4,10 +4,10 @@ import uuid
 
 from fastapi import APIRouter, Request, Response
 
-from dispatch import branches
+from dispatch import branches, queries
 from dispatch.api.common import PROBLEMS, create, tag
 from dispatch.api.deps import Cursor, IdempotencyKey, IfMatch, Limit, ManagerDep, StaffDep
-from dispatch.schemas import BranchCreate, BranchPage, BranchRead, BranchUpdate
+from dispatch.schemas import BranchCreate, BranchPage, BranchRead, BranchUpdate, QueuedTicketPage
 from shared.deps import SessionDep
 
 router = APIRouter(prefix="/branches", tags=["branches"], responses=PROBLEMS)
@@ -71,3 +71,17 @@ async def update_branch(
     await session.commit()
     tag(response, row.version)
     return row
+
+
+@router.get("/{branch_id}/queue", response_model=QueuedTicketPage)
+async def list_branch_queue(
+    branch_id: uuid.UUID,
+    session: SessionDep,
+    actor: StaffDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+):
+    """Tickets waiting in the branch's queue, each with the decision that queued it."""
+    await branches.get(session, branch_id)
+    items, next_cursor = await queries.queue(session, branch_id, limit=limit, cursor=cursor)
+    return QueuedTicketPage(items=items, next_cursor=next_cursor)

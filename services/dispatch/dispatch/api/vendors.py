@@ -4,10 +4,19 @@ import uuid
 
 from fastapi import APIRouter, Request, Response
 
-from dispatch import vendors
+from dispatch import crud, escalations, queries, vendors
 from dispatch.api.common import PROBLEMS, create, tag
 from dispatch.api.deps import Cursor, IdempotencyKey, IfMatch, Limit, ManagerDep, StaffDep
-from dispatch.schemas import VendorCreate, VendorPage, VendorRead, VendorUpdate
+from dispatch.models import VendorCase
+from dispatch.schemas import (
+    VendorCasePage,
+    VendorCaseRead,
+    VendorCaseUpdate,
+    VendorCreate,
+    VendorPage,
+    VendorRead,
+    VendorUpdate,
+)
 from shared.deps import SessionDep
 
 router = APIRouter(prefix="/vendors", tags=["vendors"], responses=PROBLEMS)
@@ -44,6 +53,53 @@ async def list_vendors(
         session, product=product, active=active, limit=limit, cursor=cursor
     )
     return VendorPage(items=[VendorRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/cases", response_model=VendorCasePage)
+async def list_vendor_cases(
+    session: SessionDep,
+    actor: StaffDep,
+    ticket_id: uuid.UUID | None = None,
+    vendor_id: uuid.UUID | None = None,
+    status: str | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+):
+    """Tier-3 cases opened with vendors."""
+    rows, next_cursor = await queries.vendor_cases(
+        session, ticket_id=ticket_id, vendor_id=vendor_id, status=status, limit=limit, cursor=cursor
+    )
+    return VendorCasePage(
+        items=[VendorCaseRead.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
+
+
+@router.get("/cases/{case_id}", response_model=VendorCaseRead)
+async def get_vendor_case(
+    case_id: uuid.UUID, response: Response, session: SessionDep, actor: StaffDep
+):
+    """One vendor case."""
+    row = await crud.get(session, VendorCase, case_id, escalations.VendorCaseNotFound)
+    tag(response, row.version)
+    return row
+
+
+@router.patch("/cases/{case_id}", response_model=VendorCaseRead)
+async def update_vendor_case(
+    case_id: uuid.UUID,
+    body: VendorCaseUpdate,
+    response: Response,
+    session: SessionDep,
+    actor: ManagerDep,
+    if_match: IfMatch = None,
+):
+    """Record the vendor's case reference, change the vendor, or close the case (managers)."""
+    row = await escalations.update_vendor_case(
+        session, case_id, body.model_dump(exclude_unset=True), if_match=if_match
+    )
+    await session.commit()
+    tag(response, row.version)
+    return row
 
 
 @router.get("/{vendor_id}", response_model=VendorRead)

@@ -1,0 +1,721 @@
+"""Use cases for assignments: routing a ticket, the engineer's actions, a manager's moves.
+
+Every function here runs with the ticket's advisory lock held (``tickets.lock``), so one
+ticket is handled by one transaction at a time on any worker; a partial unique index keeps at
+most one active primary assignment per ticket all the same. Capacity is kept by the engineer's
+``engineer_load`` row: an assignment increments ``open_count`` with an ``UPDATE`` that checks
+``open_count < max_open`` on the locked row, so two workers choosing the same engineer at once
+can never push them over (DESIGN §9: any number of workers).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch import duty, roster, routing, states, tickets
+from dispatch.models import Assignment, RoutingDecision, Visit
+from shared import events, http, outbox
+from shared import logging as aclog
+from shared.auth import Actor, Forbidden
+from shared.http import Conflict, NotFound, Problem
+from shared.ids import new_id
+
+A = Assignment.__table__
+D = RoutingDecision.__table__
+
+# How often to re-decide when the chosen engineers filled up under our feet.
+ATTEMPTS = 4
+
+
+class AssignmentNotFound(NotFound):
+    type = "assignment-not-found"
+    title = "Assignment not found"
+
+
+class TicketUnknown(NotFound):
+    type = "ticket-not-found"
+    title = "Dispatch has not seen this ticket"
+
+
+class IllegalAction(Conflict):
+    type = "illegal-assignment-action"
+    title = "Not allowed in the assignment's current state"
+
+
+class NotYourAssignment(Forbidden):
+    type = "not-your-assignment"
+    title = "This assignment belongs to another engineer"
+
+
+class EngineerUnavailable(Conflict):
+    type = "engineer-unavailable"
+    title = "The engineer cannot take the ticket"
+
+
+class TicketNotOpen(Conflict):
+    type = "ticket-not-open"
+    title = "The ticket is not open"
+
+
+class WrongTier(Problem):
+    status = 422
+    type = "engineer-wrong-tier"
+    title = "The engineer is of another tier than the ticket"
+
+
+@dataclass
+class Cause:
+    """What led to a change: the event consumed, or the person acting through the API."""
+
+    event: events.Event | None = None
+    actor: Actor | None = None
+
+    def envelope(self) -> dict[str, Any]:
+        if self.event is not None:
+            return self.event.caused()
+        rid = aclog.request_id.get()
+        try:
+            return {"correlation_id": uuid.UUID(rid)} if rid else {}
+        except ValueError:
+            return {}
+
+    @property
+    def user(self) -> str | None:
+        return self.actor.sub if self.actor else None
+
+
+# ---- reading ------------------------------------------------------------------------------
+
+
+async def get(session: AsyncSession, assignment_id: uuid.UUID) -> Row:
+    row = (await session.execute(select(A).where(A.c.id == assignment_id))).first()
+    if row is None:
+        raise AssignmentNotFound(f"no assignment {assignment_id}")
+    return row
+
+
+async def active_primary(session: AsyncSession, ticket_id: uuid.UUID) -> Row | None:
+    return (
+        await session.execute(
+            select(A).where(
+                A.c.ticket_id == ticket_id, A.c.role == "primary", A.c.ended_at.is_(None)
+            )
+        )
+    ).first()
+
+
+async def active(session: AsyncSession, ticket_id: uuid.UUID) -> list[Row]:
+    return list(
+        await session.execute(select(A).where(A.c.ticket_id == ticket_id, A.c.ended_at.is_(None)))
+    )
+
+
+async def previous_engineer(session: AsyncSession, ticket_id: uuid.UUID) -> uuid.UUID | None:
+    """Who last worked the ticket through to its resolution (for a reopen)."""
+    return (
+        await session.execute(
+            select(A.c.engineer_id)
+            .where(A.c.ticket_id == ticket_id, A.c.role == "primary", A.c.end_reason == "released")
+            .order_by(A.c.ended_at.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def refusals(session: AsyncSession, ticket_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    """Engineers who declined or handed back this ticket: routing passes them over."""
+    rows = await session.execute(
+        select(A.c.engineer_id, A.c.end_reason, A.c.end_detail).where(
+            A.c.ticket_id == ticket_id, A.c.end_reason.in_(("declined", "handed_back"))
+        )
+    )
+    return {
+        r.engineer_id: f"{r.end_reason.replace('_', ' ')}"
+        + (f": {r.end_detail}" if r.end_detail else "")
+        for r in rows
+    }
+
+
+# ---- routing ------------------------------------------------------------------------------
+
+
+async def route(
+    session: AsyncSession,
+    ticket: Row,
+    *,
+    trigger: str,
+    cause: Cause,
+    exclude: dict[uuid.UUID, str] | None = None,
+    previous_engineer_id: uuid.UUID | None = None,
+    released: Row | None = None,
+) -> Row | None:
+    """Routes a ticket that has no active primary assignment: assigns the best engineer, or
+    puts the ticket in its branch queue (``ticket.unassigned`` when it starts waiting).
+    ``released`` is the assignment that just ended, if one did (decline, hand back)."""
+    snapshot = await roster.current(session)
+    ticket_facts = tickets.facts(ticket)
+    branches = snapshot.covering(tier=ticket_facts.tier, region=ticket.region)
+    pool = snapshot.engineers_of([b.id for b in branches], ticket_facts.tier)
+    previous = snapshot.engineers.get(previous_engineer_id) if previous_engineer_id else None
+    ids = [e.id for e in pool] + ([previous.id] if previous and previous not in pool else [])
+    exclude = dict(exclude or {})
+
+    decision = None
+    for _ in range(ATTEMPTS):
+        now = datetime.now(UTC)
+        loads = await _loads(session, ids)
+        candidates = [_candidate(snapshot, e, loads, now) for e in pool]
+        prev_candidate = _candidate(snapshot, previous, loads, now) if previous else None
+        decision = routing.choose_engineer(
+            ticket_facts, branches, candidates, previous_engineer=prev_candidate, exclude=exclude
+        )
+        if decision.outcome == "queued":
+            break
+        taken = await _take_capacity(session, decision.ranked)
+        if taken is not None:
+            winner, skipped = taken
+            if skipped:
+                decision.notes.append(
+                    f"{skipped} higher-ranked engineer(s) were being assigned at the same moment"
+                )
+            reason = decision.as_reason(winner=winner)
+            decision_id = await _record_decision(
+                session, ticket.id, trigger, "assigned", decision.tier, winner, reason
+            )
+            return await _assign(
+                session,
+                snapshot,
+                ticket,
+                winner,
+                tier=decision.tier,
+                by="rule",
+                rule=decision.rule,
+                decision_id=decision_id,
+                previous_engineer_id=released.engineer_id if released else None,
+                cause=cause,
+            )
+        if previous is not None and decision.rule == "previous_engineer":
+            previous = None  # filled up meanwhile: route among the others
+    assert decision is not None
+    if decision.outcome == "assigned":
+        decision.outcome, decision.rule, decision.ranked = "queued", None, []
+        decision.notes.append("every eligible engineer filled up while deciding")
+    await _queue(session, ticket, decision, trigger=trigger, cause=cause, released=released)
+    return None
+
+
+def _candidate(
+    snapshot: roster.Roster, info: roster.EngineerInfo, loads: dict[uuid.UUID, Row], now: datetime
+) -> routing.Candidate:
+    load = loads.get(info.id)
+    return routing.Candidate(
+        engineer_id=info.id,
+        name=info.name,
+        branch_id=info.branch_id,
+        tier=info.tier,
+        skills=info.skills,
+        languages=info.languages,
+        active=info.active,
+        max_open=info.max_open,
+        open_count=load.open_count if load else 0,
+        last_assigned_at=load.last_assigned_at if load else None,
+        duty=duty.duty_at(snapshot.schedule(info.id), now),
+    )
+
+
+async def _loads(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, Row]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        text(
+            "SELECT engineer_id, open_count, last_assigned_at FROM engineer_load "
+            "WHERE engineer_id = ANY(:ids)"
+        ),
+        {"ids": ids},
+    )
+    return {r.engineer_id: r for r in rows}
+
+
+_TAKE_FREE = text(
+    """
+    UPDATE engineer_load AS l
+    SET open_count = l.open_count + 1, last_assigned_at = clock_timestamp()
+    WHERE l.engineer_id = (
+        SELECT c.engineer_id
+        FROM engineer_load AS c
+        JOIN engineer AS e ON e.id = c.engineer_id
+        JOIN unnest(CAST(:ranked AS uuid[])) WITH ORDINALITY AS r(id, ord) ON r.id = c.engineer_id
+        WHERE e.active AND c.open_count < e.max_open
+        ORDER BY r.ord
+        LIMIT 1
+        FOR UPDATE OF c SKIP LOCKED
+    )
+    AND l.open_count < (SELECT max_open FROM engineer WHERE id = l.engineer_id)
+    RETURNING l.engineer_id
+    """
+)
+
+_TAKE_WAITING = text(
+    """
+    UPDATE engineer_load AS l
+    SET open_count = l.open_count + 1, last_assigned_at = clock_timestamp()
+    FROM engineer AS e
+    WHERE l.engineer_id = :id AND e.id = l.engineer_id AND e.active
+      AND l.open_count < e.max_open
+    RETURNING l.engineer_id
+    """
+)
+
+
+async def _take_capacity(
+    session: AsyncSession, ranked: list[uuid.UUID]
+) -> tuple[uuid.UUID, int] | None:
+    """Takes one unit of capacity from the best-ranked engineer who still has it: first the
+    best whose load row nobody else holds (no waiting), else waits for the best one. Returns
+    the engineer and how many better-ranked ones were skipped, or None if all filled up."""
+    if not ranked:
+        return None
+    got = (await session.execute(_TAKE_FREE, {"ranked": ranked})).scalar_one_or_none()
+    if got is not None:
+        return got, ranked.index(got)
+    got = (await session.execute(_TAKE_WAITING, {"id": ranked[0]})).scalar_one_or_none()
+    return (got, 0) if got is not None else None
+
+
+async def _record_decision(
+    session: AsyncSession,
+    ticket_id: uuid.UUID,
+    trigger: str,
+    outcome: str,
+    tier: int,
+    engineer_id: uuid.UUID | None,
+    reason: dict[str, Any],
+) -> uuid.UUID:
+    decision_id = new_id()
+    await session.execute(
+        insert(D).values(
+            id=decision_id,
+            ticket_id=ticket_id,
+            trigger=trigger,
+            outcome=outcome,
+            tier=tier,
+            engineer_id=engineer_id,
+            reason=reason,
+        )
+    )
+    return decision_id
+
+
+async def _assign(
+    session: AsyncSession,
+    snapshot: roster.Roster,
+    ticket: Row,
+    engineer_id: uuid.UUID,
+    *,
+    tier: int,
+    by: str,
+    rule: str | None,
+    decision_id: uuid.UUID | None,
+    previous_engineer_id: uuid.UUID | None,
+    cause: Cause,
+) -> Row:
+    """Writes the assignment (capacity already taken), takes the ticket out of its queue and
+    emits ``ticket.assigned``."""
+    info = snapshot.engineers[engineer_id]
+    branch = snapshot.branches.get(info.branch_id)
+    row = (
+        await session.execute(
+            insert(A)
+            .values(
+                id=new_id(),
+                ticket_id=ticket.id,
+                engineer_id=engineer_id,
+                tier=tier,
+                role="primary",
+                status="assigned",
+                by=by,
+                rule=rule,
+                decision_id=decision_id,
+                assigned_by=cause.user if by == "manual" else None,
+                previous_engineer_id=previous_engineer_id,
+            )
+            .returning(*A.c)
+        )
+    ).one()
+    if ticket.queued_at is not None or ticket.queue_branch_id is not None:
+        await tickets.set_queue(session, ticket.id, None, queued=False)
+    await outbox.add(
+        session,
+        events.TicketAssigned(
+            subject=ticket.id,
+            **cause.envelope(),
+            data=events.TicketAssignedData(
+                ticket_id=ticket.id,
+                ticket_number=ticket.number,
+                assignment_id=row.id,
+                engineer_id=engineer_id,
+                engineer_user_id=info.user_id,
+                engineer_name=info.name,
+                engineer_phone=info.phone,
+                engineer_email=info.email,
+                branch_id=info.branch_id,
+                branch_name=branch.name if branch else None,
+                tier=tier,
+                by=by,
+                rule=rule,
+                previous_engineer_id=previous_engineer_id,
+                assigned_by=row.assigned_by,
+                assigned_at=row.assigned_at,
+            ),
+        ),
+    )
+    return row
+
+
+async def _queue(
+    session: AsyncSession,
+    ticket: Row,
+    decision: routing.Decision,
+    *,
+    trigger: str,
+    cause: Cause,
+    released: Row | None,
+) -> None:
+    branch = decision.queue_branch
+    if ticket.queued_at is not None:
+        # Already waiting: a re-evaluation that found nobody changes nothing but the clock.
+        if ticket.queue_branch_id != (branch.id if branch else None):
+            await tickets.set_queue(session, ticket.id, branch.id if branch else None, queued=True)
+        else:
+            await tickets.touch(session, ticket.id)
+        return
+    await _record_decision(
+        session, ticket.id, trigger, "queued", decision.tier, None, decision.as_reason()
+    )
+    await tickets.set_queue(session, ticket.id, branch.id if branch else None, queued=True)
+    reason = "engineer_released" if released is not None else "no_engineer_available"
+    if trigger == "reassign":
+        reason = "manual"
+    await outbox.add(
+        session,
+        events.TicketUnassigned(
+            subject=ticket.id,
+            **cause.envelope(),
+            data=events.TicketUnassignedData(
+                ticket_id=ticket.id,
+                ticket_number=ticket.number,
+                reason=reason,
+                detail="; ".join([decision.summary(), *decision.notes]),
+                previous_engineer_id=released.engineer_id if released else None,
+                branch_id=branch.id if branch else None,
+                branch_name=branch.name if branch else None,
+                tier=decision.tier,
+                unassigned_by=cause.user if reason == "manual" else None,
+                unassigned_at=datetime.now(UTC),
+            ),
+        ),
+    )
+
+
+# ---- ending -------------------------------------------------------------------------------
+
+
+async def end(
+    session: AsyncSession, assignment: Row, *, status: str, detail: str | None = None
+) -> Row:
+    """Ends an active assignment and gives the engineer their capacity back; the NOTIFY wakes
+    the queue re-evaluation at commit, since someone may now take a waiting ticket."""
+    row = (
+        await session.execute(
+            update(A)
+            .where(A.c.id == assignment.id, A.c.ended_at.is_(None))
+            .values(
+                status=status,
+                ended_at=func.clock_timestamp(),
+                end_reason=status,
+                end_detail=detail,
+                version=A.c.version + 1,
+            )
+            .returning(*A.c)
+        )
+    ).first()
+    if row is None:
+        return assignment
+    await session.execute(
+        text(
+            "UPDATE engineer_load SET open_count = open_count - 1, "
+            "last_released_at = clock_timestamp() WHERE engineer_id = :id"
+        ),
+        {"id": assignment.engineer_id},
+    )
+    await session.execute(text("SELECT pg_notify('aftercare_dispatch_requeue', 'capacity')"))
+    return row
+
+
+async def release_all(session: AsyncSession, ticket_id: uuid.UUID, *, detail: str) -> int:
+    """Ends every active assignment of a ticket that is done (resolved, closed, merged ...)."""
+    ended = 0
+    for row in await active(session, ticket_id):
+        await end(session, row, status="released", detail=detail)
+        ended += 1
+    return ended
+
+
+# ---- engineer actions ---------------------------------------------------------------------
+
+
+async def _for_action(
+    session: AsyncSession, assignment_id: uuid.UUID, actor: Actor, action: states.AssignmentAction
+) -> tuple[Row, Row, str]:
+    """Locks the assignment's ticket, re-reads the assignment, checks who acts and the move."""
+    first = await get(session, assignment_id)
+    await tickets.lock(session, first.ticket_id)
+    row = await get(session, assignment_id)
+    if actor.role == "agent":
+        mine = (
+            await session.execute(
+                text("SELECT user_id FROM engineer WHERE id = :id"), {"id": row.engineer_id}
+            )
+        ).scalar_one()
+        if mine != actor.sub:
+            raise NotYourAssignment("only the assigned engineer or a manager may do this")
+    try:
+        new_status = states.assignment_next(row.status, action)
+    except states.IllegalTransition as exc:
+        raise IllegalAction(str(exc), allowed=exc.allowed)
+    ticket = await tickets.load(session, row.ticket_id)
+    assert ticket is not None
+    return row, ticket, new_status
+
+
+def check_version(row: Row, if_match: str | None) -> None:
+    """Actions take an optional If-Match: sent, it must be the assignment's current ETag."""
+    if if_match is not None:
+        http.check_if_match(if_match, row.version)
+
+
+async def accept(
+    session: AsyncSession, assignment_id: uuid.UUID, *, actor: Actor, if_match: str | None = None
+) -> Row:
+    """The engineer takes the ticket: the first response (``ticket.acknowledged``)."""
+    row, ticket, _ = await _for_action(session, assignment_id, actor, "accept")
+    check_version(row, if_match)
+    if row.status == "accepted":
+        return row
+    row = (
+        await session.execute(
+            update(A)
+            .where(A.c.id == row.id)
+            .values(status="accepted", accepted_at=func.clock_timestamp(), version=A.c.version + 1)
+            .returning(*A.c)
+        )
+    ).one()
+    info = (await roster.current(session)).engineers[row.engineer_id]
+    await outbox.add(
+        session,
+        events.TicketAcknowledged(
+            subject=ticket.id,
+            **Cause(actor=actor).envelope(),
+            data=events.TicketAcknowledgedData(
+                ticket_id=ticket.id,
+                ticket_number=ticket.number,
+                assignment_id=row.id,
+                engineer_id=row.engineer_id,
+                engineer_name=info.name,
+                tier=row.tier,
+                acknowledged_at=row.accepted_at,
+            ),
+        ),
+    )
+    return row
+
+
+async def decline(
+    session: AsyncSession,
+    assignment_id: uuid.UUID,
+    *,
+    actor: Actor,
+    reason: str,
+    if_match: str | None = None,
+) -> Row:
+    """The engineer refuses before accepting: the ticket goes to the next candidate."""
+    row, ticket, status = await _for_action(session, assignment_id, actor, "decline")
+    check_version(row, if_match)
+    return await _give_back(session, row, ticket, status=status, reason=reason, actor=actor)
+
+
+async def hand_back(
+    session: AsyncSession,
+    assignment_id: uuid.UUID,
+    *,
+    actor: Actor,
+    reason: str,
+    if_match: str | None = None,
+) -> Row:
+    """The engineer gives an accepted ticket back: it is routed again, without them."""
+    row, ticket, status = await _for_action(session, assignment_id, actor, "hand_back")
+    check_version(row, if_match)
+    return await _give_back(session, row, ticket, status=status, reason=reason, actor=actor)
+
+
+async def _give_back(
+    session: AsyncSession, row: Row, ticket: Row, *, status: str, reason: str, actor: Actor
+) -> Row:
+    ended = await end(session, row, status=status, detail=reason)
+    if row.role == "primary" and tickets.routable(ticket):
+        await route(
+            session,
+            ticket,
+            trigger=status,
+            cause=Cause(actor=actor),
+            exclude=await refusals(session, ticket.id),
+            released=ended,
+        )
+    return ended
+
+
+async def check_in(
+    session: AsyncSession,
+    assignment_id: uuid.UUID,
+    *,
+    actor: Actor,
+    checked_in_at: datetime | None,
+    latitude: float | None,
+    longitude: float | None,
+    workorder_id: uuid.UUID | None,
+    note: str | None,
+) -> Row:
+    """The engineer arrived on site (``visit.checked_in``: the on-site clock stops)."""
+    row, ticket, _ = await _for_action(session, assignment_id, actor, "check_in")
+    when = checked_in_at or datetime.now(UTC)
+    visit = (
+        await session.execute(
+            insert(Visit.__table__)
+            .values(
+                id=new_id(),
+                ticket_id=ticket.id,
+                assignment_id=row.id,
+                engineer_id=row.engineer_id,
+                workorder_id=workorder_id,
+                latitude=latitude,
+                longitude=longitude,
+                note=note,
+                checked_in_at=when,
+            )
+            .returning(*Visit.__table__.c)
+        )
+    ).one()
+    info = (await roster.current(session)).engineers[row.engineer_id]
+    await outbox.add(
+        session,
+        events.VisitCheckedIn(
+            subject=ticket.id,
+            **Cause(actor=actor).envelope(),
+            data=events.VisitCheckedInData(
+                ticket_id=ticket.id,
+                ticket_number=ticket.number,
+                visit_id=visit.id,
+                workorder_id=workorder_id,
+                engineer_id=row.engineer_id,
+                engineer_name=info.name,
+                latitude=latitude,
+                longitude=longitude,
+                checked_in_at=when,
+            ),
+        ),
+    )
+    return visit
+
+
+# ---- manager moves ------------------------------------------------------------------------
+
+
+async def assign_manually(
+    session: AsyncSession,
+    ticket_id: uuid.UUID,
+    engineer_id: uuid.UUID | None,
+    *,
+    actor: Actor,
+    reason: str | None,
+) -> Row | None:
+    """A manager gives the ticket to an engineer (or, with none named, lets the rules pick
+    someone other than the current one); the current primary assignment ends ``reassigned``.
+    The engineer must be active, of the ticket's tier and under capacity."""
+    await tickets.lock(session, ticket_id)
+    ticket = await tickets.load(session, ticket_id)
+    if ticket is None or ticket.details_seq == 0:
+        raise TicketUnknown(f"dispatch has no ticket {ticket_id} (yet)")
+    if ticket.status not in tickets.OPEN:
+        raise TicketNotOpen(f"the ticket is {ticket.status}")
+    current = await active_primary(session, ticket_id)
+    cause = Cause(actor=actor)
+    if engineer_id is None:
+        if current is None:
+            raise IllegalAction("name an engineer_id: the ticket has no engineer to move it from")
+        ended = await end(session, current, status="reassigned", detail=reason)
+        return await route(
+            session,
+            ticket,
+            trigger="reassign",
+            cause=cause,
+            exclude={**await refusals(session, ticket_id), current.engineer_id: "reassigned away"},
+            released=ended,
+        )
+    snapshot = await roster.current(session)
+    info = snapshot.engineers.get(engineer_id)
+    if info is None:
+        raise EngineerUnavailable(f"no engineer {engineer_id}")
+    if info.tier != tickets.routing_tier(ticket):
+        raise WrongTier(
+            f"{info.name} is tier {info.tier}; the ticket is at tier {ticket.tier} "
+            "(escalate it instead)"
+        )
+    if current is not None and current.engineer_id == engineer_id:
+        return current
+    if not info.active:
+        raise EngineerUnavailable(f"{info.name} is inactive")
+    if (await session.execute(_TAKE_WAITING, {"id": engineer_id})).scalar_one_or_none() is None:
+        raise EngineerUnavailable(f"{info.name} is at capacity ({info.max_open} open)")
+    previous = None
+    if current is not None:
+        await end(session, current, status="reassigned", detail=reason)
+        previous = current.engineer_id
+    return await _assign(
+        session,
+        snapshot,
+        ticket,
+        engineer_id,
+        tier=tickets.routing_tier(ticket),
+        by="manual",
+        rule=None,
+        decision_id=None,
+        previous_engineer_id=previous,
+        cause=cause,
+    )
+
+
+async def reassign(
+    session: AsyncSession,
+    assignment_id: uuid.UUID,
+    engineer_id: uuid.UUID | None,
+    *,
+    actor: Actor,
+    reason: str | None,
+    if_match: str | None = None,
+) -> Row | None:
+    first = await get(session, assignment_id)
+    await tickets.lock(session, first.ticket_id)
+    row = await get(session, assignment_id)
+    check_version(row, if_match)
+    if row.ended_at is not None:
+        raise IllegalAction(f"the assignment has ended ({row.status})", allowed=[])
+    if row.role != "primary":
+        raise IllegalAction("a supporting engineer is not reassigned; reassign the primary one")
+    return await assign_manually(session, row.ticket_id, engineer_id, actor=actor, reason=reason)
