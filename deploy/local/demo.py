@@ -22,6 +22,7 @@ from dataclasses import dataclass
 # Fixed ids, so every machine's demo data looks the same and the banner's curl works.
 DEMO_ORG_ID = "0192f000-0000-7000-8000-00000000d001"
 DEMO_ORG_NAME = "Demo Integrator Customer"
+SECOND_ORG_ID = "0192f000-0000-7000-8000-00000000d002"
 # The ticket in the curl command `make up` prints (not created by this script).
 EXAMPLE_TICKET = {
     "subject": "Core switch down",
@@ -39,13 +40,167 @@ class Create:
     body: dict
 
 
+def organizations() -> list[Create]:
+    return [
+        Create(
+            "organisation Demo Integrator Customer",
+            "/v1/organizations",
+            "demo-org-1",
+            {
+                "id": DEMO_ORG_ID,
+                "name": DEMO_ORG_NAME,
+                "region_code": "310000",
+                "address": "88 Century Avenue, Pudong, Shanghai",
+                "language": "zh-CN",
+                "time_zone": "Asia/Shanghai",
+            },
+        ),
+        Create(
+            "organisation Hangzhou Municipal Hospital",
+            "/v1/organizations",
+            "demo-org-2",
+            {
+                "id": SECOND_ORG_ID,
+                "name": "Hangzhou Municipal Hospital",
+                "region_code": "330100",
+                "address": "1 Qingchun Road, Hangzhou",
+                "language": "zh-CN",
+                "time_zone": "Asia/Shanghai",
+            },
+        ),
+    ]
+
+
+def contacts() -> list[Create]:
+    def contact(n: int, org: str, name: str, email: str, phone: str, mobile: str) -> Create:
+        body = {
+            "organization_id": org,
+            "name": name,
+            "emails": [email],
+            "phones": [{"number": phone, "kind": "phone"}, {"number": mobile, "kind": "mobile"}],
+            "preferred_channel": "phone",
+        }
+        return Create(f"contact {name}", "/v1/contacts", f"demo-contact-{n}", body)
+
+    return [
+        contact(
+            1,
+            DEMO_ORG_ID,
+            "Li Wei",
+            "li.wei@demo-customer.example.cn",
+            "021-5888 1234",
+            "138 0013 8000",
+        ),
+        contact(
+            2,
+            DEMO_ORG_ID,
+            "Chen Jing",
+            "chen.jing@demo-customer.example.cn",
+            "021-5888 1235",
+            "139 1234 5678",
+        ),
+        contact(
+            3,
+            SECOND_ORG_ID,
+            "Zhou Min",
+            "it@hz-hospital.example.cn",
+            "0571-8765 4321",
+            "137 0000 1111",
+        ),
+    ]
+
+
+def contracts() -> list[Create]:
+    return [
+        Create(
+            "contract SH-2026-001 (7x24)",
+            "/v1/contracts",
+            "demo-contract-1",
+            {
+                "number": "SH-2026-001",
+                "organization_id": DEMO_ORG_ID,
+                "coverage": "24x7",
+                "calendar_id": "24x7",
+                "policy_key": "fault-levels",
+                "start_date": "2026-01-01",
+                "end_date": "2027-12-31",
+                "service_region": "310000",
+                "on_site_included": True,
+            },
+        ),
+        Create(
+            "contract HZ-2026-017 (office hours)",
+            "/v1/contracts",
+            "demo-contract-2",
+            {
+                "number": "HZ-2026-017",
+                "organization_id": SECOND_ORG_ID,
+                "coverage": "business_hours",
+                "calendar_id": "cn-office-hours",
+                "policy_key": "abcd-classes",
+                "start_date": "2026-03-01",
+                "end_date": "2028-02-29",
+                "service_region": "330100",
+                "on_site_included": True,
+            },
+        ),
+    ]
+
+
+def assets() -> list[Create]:
+    def asset(
+        n: int, org: str, serial: str, product: str, site: str, region: str, warranty_end: str
+    ) -> Create:
+        body = {
+            "serial": serial,
+            "product": product,
+            "organization_id": org,
+            "site_address": site,
+            "region": region,
+            "install_date": "2025-06-01",
+            "warranty_end_date": warranty_end,
+        }
+        return Create(f"asset {serial}", "/v1/assets", f"demo-asset-{n}", body)
+
+    return [
+        asset(
+            1,
+            DEMO_ORG_ID,
+            "HW-S5735-0001",
+            "Huawei S5735 core switch",
+            "Rack B2, 88 Century Avenue",
+            "310115",
+            "2028-06-01",
+        ),
+        asset(
+            2,
+            DEMO_ORG_ID,
+            "APC-SRT10K-0042",
+            "APC Smart-UPS SRT 10kVA",
+            "Server room 2.14, 88 Century Avenue",
+            "310115",
+            "2026-06-01",
+        ),
+        asset(
+            3,
+            SECOND_ORG_ID,
+            "DELL-R750-7781",
+            "Dell PowerEdge R750 (HIS database)",
+            "Data centre, 1 Qingchun Road",
+            "330106",
+            "2027-09-30",
+        ),
+    ]
+
+
 def tickets() -> list[Create]:
-    def ticket(n: int, subject: str, description: str, severity: int) -> Create:
+    def ticket(n: int, subject: str, description: str, severity: int, **extra) -> Create:
         body = {
             "subject": subject,
             "description": description,
             "severity": severity,
             "organization_id": DEMO_ORG_ID,
+            **extra,
         }
         return Create(f"ticket {subject!r}", "/v1/tickets", f"demo-ticket-{n}", body)
 
@@ -55,18 +210,36 @@ def tickets() -> list[Create]:
             "UPS alarm in server room",
             "The UPS in room 2.14 beeps and shows 'battery fault' since this morning.",
             2,
+            serial="APC-SRT10K-0042",
+            channel="phone",
+            on_site_required=True,
         ),
         ticket(
             2,
             "VPN drops every hour",
             "Remote staff lose the VPN about once an hour; reconnecting works.",
             3,
+            channel="email",
         ),
         ticket(3, "Printer on floor 3 jams", "The floor 3 printer jams on duplex jobs.", 4),
+        ticket(
+            4,
+            "HIS database server unreachable",
+            "The hospital information system cannot reach its database since 07:40.",
+            1,
+            organization_id=SECOND_ORG_ID,
+            serial="DELL-R750-7781",
+            channel="phone",
+            on_site_required=True,
+        ),
     ]
 
 
 STEPS: list[tuple[str, Callable[[], list[Create]]]] = [
+    ("organisations", organizations),
+    ("contacts", contacts),
+    ("contracts", contracts),
+    ("assets", assets),
     ("tickets", tickets),
 ]
 
