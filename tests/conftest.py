@@ -82,6 +82,18 @@ async def gateway(stack):
 
 
 @pytest.fixture(scope="session")
+async def organization(gateway, token) -> str:
+    """A customer organisation registered through the gateway, for tickets to belong to."""
+    response = await gateway.post(
+        "/v1/organizations",
+        json={"name": "System Test Customer Ltd", "region_code": "310000"},
+        headers={"Authorization": f"Bearer {token('admin', 'admin-system')}"},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+@pytest.fixture(scope="session")
 async def db(stack):
     url = ADMIN_URL.rsplit("/", 1)[0] + "/" + stack["run"].database
     conn = await asyncpg.connect(url)

@@ -7,7 +7,6 @@ import subprocess
 import httpx
 import pytest
 
-from shared.ids import new_id
 from shared.testing import wait_until
 from tests.conftest import service_url
 
@@ -26,10 +25,10 @@ def broker_restored():
 
 
 async def test_tickets_accepted_during_a_broker_outage_are_all_delivered_once(
-    gateway, token, db, broker_restored
+    gateway, token, db, organization, broker_restored
 ):
     headers = {"Authorization": f"Bearer {token('integration', 'pbx-1')}"}
-    org = str(new_id())
+    org = organization
     await asyncio.to_thread(rabbitmqctl, "stop_app")
 
     responses = [

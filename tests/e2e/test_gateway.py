@@ -15,20 +15,20 @@ CONSUMED_OK = re.compile(
 )
 
 
-def ticket(**overrides) -> dict:
+def ticket(organization: str, **overrides) -> dict:
     body = {
         "subject": "Core switch down in building B",
         "description": "All floors lost network access.",
         "severity": 1,
-        "organization_id": str(new_id()),
+        "organization_id": organization,
     }
     body.update(overrides)
     return body
 
 
-async def test_a_ticket_reaches_all_four_consumers(gateway, token, db):
+async def test_a_ticket_reaches_all_four_consumers(gateway, token, db, organization):
     response = await gateway.post(
-        "/v1/tickets", json=ticket(), headers={"Authorization": f"Bearer {token()}"}
+        "/v1/tickets", json=ticket(organization), headers={"Authorization": f"Bearer {token()}"}
     )
 
     assert response.status_code == 201
@@ -49,9 +49,9 @@ async def test_a_ticket_reaches_all_four_consumers(gateway, token, db):
             assert match and int(match.group(1)) >= 1, f"{name} shows no consumed ticket.created"
 
 
-async def test_ticket_can_be_read_back_through_the_gateway(gateway, token):
+async def test_ticket_can_be_read_back_through_the_gateway(gateway, token, organization):
     headers = {"Authorization": f"Bearer {token()}"}
-    created = (await gateway.post("/v1/tickets", json=ticket(), headers=headers)).json()
+    created = (await gateway.post("/v1/tickets", json=ticket(organization), headers=headers)).json()
 
     response = await gateway.get(f"/v1/tickets/{created['id']}", headers=headers)
 
@@ -59,15 +59,15 @@ async def test_ticket_can_be_read_back_through_the_gateway(gateway, token):
     assert response.json()["number"] == created["number"]
 
 
-async def test_no_token_is_401(gateway):
-    response = await gateway.post("/v1/tickets", json=ticket())
+async def test_no_token_is_401(gateway, organization):
+    response = await gateway.post("/v1/tickets", json=ticket(organization))
 
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
 
 
-async def test_oversize_body_is_413_problem(gateway, token):
-    huge = ticket(description="x" * (2 * 1024 * 1024))
+async def test_oversize_body_is_413_problem(gateway, token, organization):
+    huge = ticket(organization, description="x" * (2 * 1024 * 1024))
 
     response = await gateway.post(
         "/v1/tickets", json=huge, headers={"Authorization": f"Bearer {token()}"}

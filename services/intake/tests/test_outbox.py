@@ -10,7 +10,7 @@ from shared import events
 from shared.auth import Actor
 from shared.ids import new_id
 from shared.testing import Tap, wait_until
-from tests.factories import ticket_body
+from tests.factories import new_organization, ticket_body
 
 AGENT = Actor(sub="eng-test", role="agent")
 
@@ -23,9 +23,13 @@ async def count(session, table: str, ticket_id) -> int:
     return result.scalar_one()
 
 
-async def test_rolled_back_ticket_leaves_no_event(app):
+async def test_rolled_back_ticket_leaves_no_event(app, client):
+    org = await new_organization(client)
     async with app.state.sessionmaker() as session:
-        ticket = await tickets.create(session, TicketCreate(**ticket_body()), actor=AGENT)
+        created = await tickets.create(
+            session, TicketCreate(**ticket_body(organization_id=org["id"])), actor=AGENT
+        )
+        ticket = created.ticket
         ticket_id = ticket.id
         await session.rollback()
 
@@ -34,9 +38,13 @@ async def test_rolled_back_ticket_leaves_no_event(app):
         assert await count(session, "outbox", ticket_id) == 0
 
 
-async def test_committed_ticket_has_exactly_one_event_with_seq_1(app):
+async def test_committed_ticket_has_exactly_one_event_with_seq_1(app, client):
+    org = await new_organization(client)
     async with app.state.sessionmaker() as session:
-        ticket = await tickets.create(session, TicketCreate(**ticket_body()), actor=AGENT)
+        created = await tickets.create(
+            session, TicketCreate(**ticket_body(organization_id=org["id"])), actor=AGENT
+        )
+        ticket = created.ticket
         await session.commit()
 
     async with app.state.sessionmaker() as session:
@@ -74,7 +82,12 @@ async def test_seq_counts_events_per_subject(app):
 
 async def test_relay_publishes_the_committed_event(app, client, auth, test_run):
     async with Tap(test_run.amqp_url, test_run.exchange, "ticket.created") as tap:
-        created = (await client.post("/v1/tickets", json=ticket_body(), headers=auth())).json()
+        org = await new_organization(client)
+        created = (
+            await client.post(
+                "/v1/tickets", json=ticket_body(organization_id=org["id"]), headers=auth()
+            )
+        ).json()
 
         async def seen():
             return [b for b in tap.bodies if json.loads(b)["subject"] == created["id"]]

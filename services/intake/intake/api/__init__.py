@@ -1,6 +1,7 @@
 from fastapi import APIRouter
 
-from intake.api import tickets
+from intake.api import assets, contacts, contracts, organizations, tickets
 
 router = APIRouter(prefix="/v1")
-router.include_router(tickets.router)
+for module in (tickets, organizations, contacts, contracts, assets):
+    router.include_router(module.router)
