@@ -47,17 +47,29 @@ LIMIT $1
 FOR UPDATE SKIP LOCKED
 """
 
-# shared.outbox.add, as one statement per event for asyncpg's pipelined executemany: the
-# per-subject counter and the row in one statement (DESIGN §4, docs/architecture.md).
+# shared.outbox.add for a whole batch in one statement: the per-subject counters move by the
+# number of events each subject gets, and the events are numbered gap-free within that range
+# in batch order (DESIGN §4, docs/architecture.md). One statement also means one NOTIFY.
 _OUTBOX = """
-WITH s AS (
-    INSERT INTO {schema}.outbox_seq AS q (subject, seq) VALUES ($3, 1)
-    ON CONFLICT (subject) DO UPDATE SET seq = q.seq + 1
-    RETURNING q.seq
+WITH ev AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[])
+        WITH ORDINALITY AS e(id, type, subject, payload, ord)
+),
+counts AS (SELECT subject, count(*) AS n FROM ev GROUP BY subject),
+s AS (
+    INSERT INTO {schema}.outbox_seq AS q (subject, seq)
+    SELECT subject, n FROM counts
+    ON CONFLICT (subject) DO UPDATE SET seq = q.seq + EXCLUDED.seq
+    RETURNING q.subject, q.seq
+),
+numbered AS (
+    SELECT ev.id, ev.type, ev.subject, ev.payload, ev.ord,
+           s.seq - counts.n + row_number() OVER (PARTITION BY ev.subject ORDER BY ev.ord) AS seq
+    FROM ev JOIN counts USING (subject) JOIN s USING (subject)
 )
 INSERT INTO {schema}.outbox (id, type, subject, seq, payload, headers)
-SELECT $1, $2, $3, s.seq, jsonb_set($4::jsonb, '{{seq}}', to_jsonb(s.seq)), '{{}}'::jsonb
-FROM s
+SELECT id, type, subject, seq, jsonb_set(payload::jsonb, '{{seq}}', to_jsonb(seq)), '{{}}'::jsonb
+FROM numbered ORDER BY ord
 """
 
 _UPDATE = """
@@ -108,6 +120,7 @@ class TimerScanner:
             **(server_settings or {}),
         }
         self._wake = asyncio.Event()
+        self.ready = asyncio.Event()  # set once connected and listening
         self._select = _SELECT_DUE.format(schema=schema)
         self._outbox = _OUTBOX.format(schema=schema)
         self._update = _UPDATE.format(schema=schema)
@@ -123,6 +136,7 @@ class TimerScanner:
                 work = await asyncpg.connect(self.dsn, server_settings=self.server_settings)
                 await listen.add_listener(timers.SCAN_CHANNEL, self._on_notify)
                 backoff = 0.5
+                self.ready.set()
                 while True:
                     self._wake.clear()
                     if await self.scan_once(work) >= self.batch_size:
@@ -139,6 +153,7 @@ class TimerScanner:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             finally:
+                self.ready.clear()
                 for conn in (listen, work):
                     if conn is not None and not conn.is_closed():
                         with contextlib.suppress(Exception):
@@ -170,7 +185,7 @@ class TimerScanner:
             for row in rows:
                 self._fire_row(row, now, outbox_rows, updates, fired)
             if outbox_rows:
-                await conn.executemany(self._outbox, outbox_rows)
+                await conn.execute(self._outbox, *(list(c) for c in zip(*outbox_rows, strict=True)))
             await conn.execute(self._update, *updates)
         finished = datetime.now(UTC)
         metrics.SCAN_SECONDS.observe(time.perf_counter() - started)

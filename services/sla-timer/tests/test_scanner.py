@@ -118,3 +118,20 @@ async def test_fire_lag_is_exposed_as_a_histogram(client):
 
     assert "aftercare_sla_fire_lag_seconds_bucket" in text_
     assert "aftercare_sla_breaches_total" in text_
+
+
+async def test_one_batch_numbers_several_events_of_a_ticket_gap_free(app, settings):
+    story = Story(start=datetime.now(UTC) - timedelta(hours=3))
+    await deliver(app, story.created())
+    scanner = TimerScanner(dsn=settings.libpq_database_url(), batch_size=50)
+    conn = await asyncpg.connect(settings.libpq_database_url())
+    try:
+        await scanner.scan_once(conn)
+    finally:
+        await conn.close()
+
+    found = await wait_until(lambda: emitted(app, story.ticket_id, "sla.breached"))
+    everything = await emitted(app, story.ticket_id)
+
+    assert len(found) == 2  # response and progress, 1 h and 2 h after the report
+    assert [e["seq"] for e in everything] == list(range(1, len(everything) + 1))
