@@ -115,6 +115,19 @@ async def load_calendar(
     return row, cached, note
 
 
+def current_calendar(ticket: Ticket, facts: list[deadlines.Fact]) -> tuple[str | None, str]:
+    """The calendar key and coverage after the latest ``ticket.updated`` that changed them (a
+    new contract); clocks count on the ticket's current calendar."""
+    key, coverage = ticket.calendar_id, ticket.coverage
+    for fact in sorted((f for f in facts if f.source == "intake"), key=lambda f: f.seq):
+        changes = fact.data.get("changes") or {}
+        if isinstance(changes.get("calendar_id"), dict):
+            key = changes["calendar_id"].get("new")
+        if isinstance(changes.get("coverage"), dict) and changes["coverage"].get("new"):
+            coverage = changes["coverage"]["new"]
+    return key, coverage
+
+
 async def rebuild(
     session: AsyncSession, ticket_id: uuid.UUID, settings: Settings, *, now: datetime | None = None
 ) -> list[Timer]:
@@ -130,14 +143,13 @@ async def rebuild(
             await session.execute(select(TicketFact).where(TicketFact.ticket_id == ticket_id))
         ).scalars()
     ]
+    calendar_key, coverage = current_calendar(ticket, facts)
     fallback = (
         settings.default_calendar_business
-        if ticket.coverage == "business_hours"
+        if coverage == "business_hours"
         else settings.default_calendar_24x7
     )
-    calendar_row, calendar, calendar_note = await load_calendar(
-        session, ticket.calendar_id, fallback
-    )
+    calendar_row, calendar, calendar_note = await load_calendar(session, calendar_key, fallback)
     wanted = {ticket.policy_key, settings.default_policy}
     for fact in facts:
         change = (fact.data.get("changes") or {}).get("policy_key")
@@ -334,17 +346,28 @@ async def read_ticket(
     if ticket is None or not actor.may_see_org(ticket.organization_id):
         raise TicketNotFound(f"sla-timer knows no ticket {ticket_id}")
     now = datetime.now(UTC)
-    timers = (
-        await session.execute(
-            select(Timer).where(Timer.ticket_id == ticket_id).order_by(Timer.started_at, Timer.kind)
-        )
-    ).scalars()
+    timers = list(
+        (
+            await session.execute(
+                select(Timer)
+                .where(Timer.ticket_id == ticket_id)
+                .order_by(Timer.started_at, Timer.kind)
+            )
+        ).scalars()
+    )
+    facts = [
+        deadlines.Fact(f.source, f.seq, f.type, f.at, f.data)
+        for f in (
+            await session.execute(select(TicketFact).where(TicketFact.ticket_id == ticket_id))
+        ).scalars()
+    ]
+    calendar_key, coverage = current_calendar(ticket, facts)
     fallback = (
         settings.default_calendar_business
-        if ticket.coverage == "business_hours"
+        if coverage == "business_hours"
         else settings.default_calendar_24x7
     )
-    calendar_row, calendar, _ = await load_calendar(session, ticket.calendar_id, fallback)
+    calendar_row, calendar, _ = await load_calendar(session, calendar_key, fallback)
     items = []
     for timer in timers:
         clock_cal = deadlines.WALL_CLOCK if timer.kind == "observation" else calendar
@@ -393,8 +416,8 @@ async def read_ticket(
                 "explanation": explain.explain(clock, clock_cal, now),
             }
         )
-    head = items[0] if items else None
-    policy = head["policy"] if head else (ticket.policy_key or settings.default_policy)
+    latest = max(timers, key=lambda t: t.updated_at, default=None)
+    policy = latest.policy_key if latest else (ticket.policy_key or settings.default_policy)
     summary = " ".join(
         f"{explain.LABELS[i['kind']]}: {i['state']}"
         + (f", {i['outcome']}" if i["outcome"] else "")
@@ -406,9 +429,9 @@ async def read_ticket(
         "ticket_id": ticket.id,
         "ticket_number": ticket.ticket_number,
         "organization_id": ticket.organization_id,
-        "kind": ticket.kind,
-        "severity": ticket.severity,
-        "channel": ticket.channel,
+        "kind": latest.ticket_kind if latest else ticket.kind,
+        "severity": latest.severity if latest else ticket.severity,
+        "channel": latest.channel if latest else ticket.channel,
         "policy": policy,
         "calendar": calendar_row.key,
         "as_of": now,

@@ -78,3 +78,18 @@ async def test_an_unknown_ticket_is_404(client, auth):
     response = await client.get(f"/v1/sla/tickets/{Story().ticket_id}", headers=auth())
 
     assert response.status_code == 404
+
+
+async def test_a_new_contract_calendar_is_followed(client, auth, app):
+    start = datetime(2026, 3, 6, 8, 0, tzinfo=UTC)  # Fri 16:00 in Shanghai
+    story = Story(start=start)
+    await deliver(app, story.created())
+    await deliver(app, story.updated(1, calendar_id=(None, "cn-office-hours")))
+
+    body = (await client.get(f"/v1/sla/tickets/{story.ticket_id}", headers=auth())).json()
+
+    resolution = next(t for t in body["timers"] if t["kind"] == "resolution")
+    assert body["calendar"] == "cn-office-hours"
+    assert resolution["calendar"] == "cn-office-hours"
+    # 5 h: Fri 16:00-17:00, Mon 08:30-12:00, then 30 min after lunch.
+    assert resolution["due_at"] == "2026-03-09T05:30:00Z"

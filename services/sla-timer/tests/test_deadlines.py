@@ -272,3 +272,17 @@ def test_any_delivery_order_with_duplicates_gives_the_same_clocks(seed):
     story.events = [created, *unique]
 
     assert snapshot(derive(story)) == expected
+
+
+def test_a_merged_ticket_cancels_its_running_clocks():
+    story = Story()
+    story.created()
+    story.acknowledged(10)
+    story.status(30, "new", "merged")
+
+    plans = derive(story)
+
+    assert plans["response", 1].state == "stopped"
+    assert plans["resolution", 1].state == "cancelled"
+    assert plans["progress", 1].state == "cancelled"
+    assert plans["resolution", 1].stopped_at == at(0, 30)
