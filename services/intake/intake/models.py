@@ -320,6 +320,124 @@ class TicketEvent(SQLModel, table=True):
     source_event_id: uuid.UUID | None = Field(default=None)
 
 
+class InboundMail(SQLModel, table=True):
+    """Every mail a gateway delivered and what became of it: the audit trail of the mail
+    channel, and the Message-ID index that makes a gateway's retry a no-op."""
+
+    __tablename__ = "inbound_mail"
+    __table_args__ = (
+        Index("uq_inbound_mail_message_id", "message_id", unique=True),
+        Index("ix_inbound_mail_ticket", "ticket_id"),
+        {"schema": SCHEMA},
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    message_id: str = Field(sa_column=_text(False))
+    gateway: str = Field(sa_column=_text(False))
+    from_email: str = Field(sa_column=_text(False, server_default=""))
+    from_name: str = Field(sa_column=_text(False, server_default=""))
+    subject: str | None = Field(default=None, sa_column=_text())
+    disposition: str = Field(sa_column=_text(False, server_default="received"))
+    reason: str | None = Field(default=None, sa_column=_text())
+    loop_signal: str | None = Field(default=None, sa_column=_text())
+    ticket_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(ForeignKey(f"{SCHEMA}.ticket.id"), nullable=True)
+    )
+    ticket_message_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(ForeignKey(f"{SCHEMA}.ticket_message.id"), nullable=True)
+    )
+    contact_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(ForeignKey(f"{SCHEMA}.contact.id"), nullable=True)
+    )
+    html: str | None = Field(default=None, sa_column=_text())
+    size: int = Field(sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    sha256: str = Field(sa_column=_text(False, server_default=""))
+    details: dict = Field(
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    )
+    received_at: datetime = Field(sa_column=_now())
+
+
+class InboundMessage(SQLModel, table=True):
+    """An SMS or IM message a gateway delivered, keyed by the gateway's own id."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (
+        Index("uq_inbound_message_external", "channel", "external_id", unique=True),
+        {"schema": SCHEMA},
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    channel: str = Field(sa_column=_text(False))
+    external_id: str = Field(sa_column=_text(False))
+    sender: str = Field(sa_column=_text(False))
+    disposition: str = Field(sa_column=_text(False, server_default="received"))
+    ticket_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(ForeignKey(f"{SCHEMA}.ticket.id"), nullable=True)
+    )
+    ticket_message_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(ForeignKey(f"{SCHEMA}.ticket_message.id"), nullable=True)
+    )
+    contact_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(ForeignKey(f"{SCHEMA}.contact.id"), nullable=True)
+    )
+    received_at: datetime = Field(sa_column=_now())
+
+
+class Call(SQLModel, table=True):
+    """One phone call as the PBX reported it (Generic CTI); events merge into it in any order."""
+
+    __tablename__ = "call"
+    __table_args__ = (
+        Index("uq_call_call_id", "call_id", unique=True),
+        Index("ix_call_customer_number", "customer_number", text("id DESC")),
+        Index("ix_call_ticket", "ticket_id"),
+        {"schema": SCHEMA},
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    call_id: str = Field(sa_column=_text(False))
+    direction: str | None = Field(default=None, sa_column=_text())
+    from_number: str | None = Field(default=None, sa_column=_text())
+    to_number: str | None = Field(default=None, sa_column=_text())
+    customer_number: str | None = Field(default=None, sa_column=_text())
+    contact_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(ForeignKey(f"{SCHEMA}.contact.id"), nullable=True)
+    )
+    organization_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(ForeignKey(f"{SCHEMA}.organization.id"), nullable=True)
+    )
+    queue: str | None = Field(default=None, sa_column=_text())
+    users: list = Field(sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")))
+    answering_number: str | None = Field(default=None, sa_column=_text())
+    cause: str | None = Field(default=None, sa_column=_text())
+    state: str = Field(sa_column=_text(False, server_default="ringing"))
+    missed: bool = Field(sa_column=Column(Boolean, nullable=False, server_default="false"))
+    callback: bool = Field(sa_column=Column(Boolean, nullable=False, server_default="false"))
+    started_at: datetime = Field(sa_column=_ts())
+    answered_at: datetime | None = Field(default=None, sa_column=_ts(True))
+    ended_at: datetime | None = Field(default=None, sa_column=_ts(True))
+    ticket_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(ForeignKey(f"{SCHEMA}.ticket.id"), nullable=True)
+    )
+    events: list = Field(
+        sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    )
+    version: int = Field(sa_column=_version())
+    created_at: datetime = Field(sa_column=_now())
+    updated_at: datetime = Field(sa_column=_now())
+
+
+class SeenSignature(SQLModel, table=True):
+    """Webhook signatures already accepted, kept until their window has passed (DESIGN §7)."""
+
+    __tablename__ = "seen_signature"
+    __table_args__ = (Index("ix_seen_signature_expires_at", "expires_at"), {"schema": SCHEMA})
+
+    signature: str = Field(sa_column=Column(Text, primary_key=True))
+    expires_at: datetime = Field(sa_column=_ts())
+
+
 OUTBOX, OUTBOX_SEQ = outbox.outbox_tables(SQLModel.metadata, SCHEMA)
 INBOX = inbox.inbox_table(SQLModel.metadata, SCHEMA)
 IDEMPOTENCY = http.idempotency_table(SQLModel.metadata, SCHEMA)

@@ -271,6 +271,12 @@ class TicketCreate(Strict):
         default=True,
         description="Join an open ticket of the same contact and asset instead of opening one",
     )
+    call_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="A call of the call log (its id or the PBX callId) this ticket records; "
+        "its caller becomes the contact and the channel defaults to phone",
+    )
 
 
 class TicketUpdate(Strict):
@@ -399,3 +405,112 @@ class Timeline(BaseModel):
     ticket_id: uuid.UUID
     number: int
     entries: list[TimelineEntry]
+
+
+# Inbound channels ------------------------------------------------------------------------
+
+MailDisposition = Literal[
+    "ticket_created", "message_added", "auto_reply_stored", "auto_reply_logged"
+]
+
+
+class InboundAttachmentRead(BaseModel):
+    filename: str
+    content_type: str
+    size: int
+    content_id: str | None = None
+    stored: bool
+    refused: str | None = Field(default=None, description="Why the file was not stored")
+
+
+class InboundMailRead(BaseModel):
+    id: uuid.UUID
+    message_id: str
+    gateway: str
+    duplicate: bool = Field(description="A retry: this Message-ID was received before")
+    disposition: MailDisposition
+    reason: str | None
+    loop_signal: str | None
+    from_email: str
+    from_name: str
+    subject: str | None
+    contact_id: uuid.UUID | None
+    ticket_id: uuid.UUID | None
+    ticket_number: int | None
+    ticket_message_id: uuid.UUID | None
+    attachments: list[InboundAttachmentRead]
+    received_at: datetime
+
+
+InboundChannel = Literal["sms", "wechat", "wecom", "dingtalk", "other"]
+
+
+class MediaIn(Strict):
+    filename: str | None = Field(default=None, max_length=255)
+    content_type: str | None = Field(default=None, max_length=200)
+    data: str | None = Field(default=None, description="Base64 content")
+    url: str | None = Field(default=None, max_length=2000, description="Recorded, not fetched")
+
+
+class MessageInbound(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, populate_by_name=True)
+
+    channel: InboundChannel
+    sender: str = Field(alias="from", min_length=1, max_length=200)
+    text: str = Field(default="", max_length=100_000)
+    media: list[MediaIn] = Field(default_factory=list, max_length=20)
+    external_id: str = Field(min_length=1, max_length=200)
+    name: str | None = Field(default=None, max_length=200, description="Sender's display name")
+
+
+class InboundMessageRead(BaseModel):
+    id: uuid.UUID
+    channel: str
+    external_id: str
+    duplicate: bool
+    disposition: Literal["ticket_created", "message_added"]
+    contact_id: uuid.UUID | None
+    ticket_id: uuid.UUID | None
+    ticket_number: int | None
+    ticket_message_id: uuid.UUID | None
+    received_at: datetime
+
+
+class CallRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    call_id: str
+    direction: str | None
+    from_number: str | None
+    to_number: str | None
+    customer_number: str | None
+    contact_id: uuid.UUID | None
+    organization_id: uuid.UUID | None
+    queue: str | None
+    users: list
+    answering_number: str | None
+    cause: str | None
+    state: Literal["ringing", "answered", "ended"]
+    missed: bool
+    callback: bool
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    ticket_id: uuid.UUID | None
+    version: int
+    updated_at: datetime
+
+
+class CallLinkCreate(Strict):
+    ticket_id: uuid.UUID
+    note: str | None = Field(default=None, max_length=10_000)
+
+
+class CallerRead(BaseModel):
+    """What the phone shows when a call rings: who it is and what is open for them."""
+
+    call_id: str
+    contact: ContactRead | None
+    organization: OrganizationRead | None
+    open_tickets: list[TicketRead]

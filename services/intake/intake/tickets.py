@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake import errors, history, register, states
-from intake.models import Asset, Contact, Contract, Ticket, TicketEvent, TicketMessage
+from intake.models import Asset, Call, Contact, Contract, Ticket, TicketEvent, TicketMessage
 from intake.schemas import (
     MessageCreate,
     TicketCreate,
@@ -122,6 +123,48 @@ async def create(
 ) -> Created:
     """Records a report: a new ticket with ``ticket.created``, or, when the same contact already
     has an open ticket about the same asset, a message on that ticket."""
+    call = None
+    if body.call_id is not None:
+        call, body = await _from_call(session, body)
+    created = await _create(session, body, actor, duplicate_window, external_ref)
+    if call is not None:
+        await session.execute(
+            update(Call)
+            .where(Call.id == call.id)
+            .values(ticket_id=created.ticket.id, version=Call.version + 1, updated_at=utcnow())
+        )
+    return created
+
+
+async def _from_call(session: AsyncSession, body: TicketCreate) -> tuple[Call, TicketCreate]:
+    """The call a ticket records (by id or PBX callId): its caller is the contact, and the
+    channel is the phone unless the body says otherwise."""
+    ref = body.call_id or ""
+    stmt = select(Call).where(Call.call_id == ref)
+    with contextlib.suppress(ValueError):  # a PBX callId need not be a uuid
+        stmt = select(Call).where((Call.id == uuid.UUID(ref)) | (Call.call_id == ref))
+    call = (await session.execute(stmt.limit(1).with_for_update())).scalar_one_or_none()
+    if call is None:
+        raise errors.InvalidReference(f"call {ref} does not exist")
+    if call.ticket_id is not None:
+        raise errors.DuplicateValue(
+            "this call is already recorded on a ticket", ticket_id=str(call.ticket_id)
+        )
+    updates: dict[str, Any] = {}
+    if body.contact_id is None and call.contact_id is not None:
+        updates["contact_id"] = call.contact_id
+    if "channel" not in body.model_fields_set:
+        updates["channel"] = "phone"
+    return call, body.model_copy(update=updates)
+
+
+async def _create(
+    session: AsyncSession,
+    body: TicketCreate,
+    actor: Actor,
+    duplicate_window: timedelta,
+    external_ref: str | None,
+) -> Created:
     ctx = await _resolve_context(session, body, actor)
     if body.join_duplicates and ctx.contact is not None and ctx.asset is not None:
         existing = await _open_duplicate(session, ctx, since=utcnow() - duplicate_window)

@@ -141,7 +141,45 @@ async def prepare(name: str, client, world: World) -> tuple[str, str, dict[str, 
                 headers=admin_headers(),
             )
             return "GET", f"/v1/tickets/{t['id']}/attachments/{up.json()['id']}", {}
+        case "receive email":
+            raw = (
+                f"From: <{c['emails'][0]}>\r\nSubject: matrix\r\n"
+                f"Message-ID: <{unique()}@matrix.example>\r\n\r\nbody"
+            ).encode()
+            kwargs = {"content": raw, "headers": {"Content-Type": "message/rfc822"}}
+            return "POST", "/v1/inbound/email", kwargs
+        case "receive cti event":
+            return "POST", "/v1/inbound/cti", {"json": {"event": "answer", "callId": unique()}}
+        case "receive message":
+            body = {"channel": "sms", "from": c["phones"][0]["e164"], "text": "hi",
+                    "external_id": unique()}  # fmt: skip
+            return "POST", "/v1/inbound/message", {"json": body}
+        case "list calls":
+            return "GET", "/v1/calls", {}
+        case "get call" | "link call":
+            call_id = unique("call-")
+            await client.post(
+                "/v1/inbound/cti",
+                json={"event": "newCall", "callId": call_id, "direction": "in",
+                      "from": c["phones"][0]["e164"], "to": "400"},
+                headers=integration_headers(),
+            )  # fmt: skip
+            calls = await client.get(f"/v1/calls?number={c['phones'][0]['e164']}",
+                                     headers=admin_headers())  # fmt: skip
+            (call,) = [x for x in calls.json()["items"] if x["call_id"] == call_id]
+            if name == "get call":
+                return "GET", f"/v1/calls/{call['id']}", {}
+            t = await ticket_in(client, world)
+            return "POST", f"/v1/calls/{call['id']}/ticket", {"json": {"ticket_id": t["id"]}}
     raise AssertionError(name)
+
+
+def integration_headers() -> dict[str, str]:
+    from shared.auth import issue_token
+    from shared.settings import ServiceSettings
+
+    token = issue_token(ServiceSettings(), role="integration", sub="matrix-gateway")
+    return {"Authorization": f"Bearer {token}"}
 
 
 OK, CREATED = 200, 201
@@ -169,6 +207,9 @@ STAFF_WRITE = {
     "admin": OK,
     "integration": 403,
 }
+
+# Inbound gateways authenticate as integrations (or by signature); people get 403.
+GATEWAY_ONLY = {"customer": 403, "stranger": 403, "agent": 403, "manager": 403, "admin": 403}
 
 EXPECTED: dict[str, dict[str, int | None]] = {
     "create organization": {**ADMIN_ONLY_WRITE, "admin": CREATED},
@@ -229,6 +270,12 @@ EXPECTED: dict[str, dict[str, int | None]] = {
         "integration": CREATED,
     },
     "download attachment": ALL_READ,
+    "receive email": {**GATEWAY_ONLY, "integration": CREATED},
+    "receive cti event": {**GATEWAY_ONLY, "integration": OK},
+    "receive message": {**GATEWAY_ONLY, "integration": CREATED},
+    "list calls": {**STAFF_WRITE, "integration": OK},
+    "get call": {**STAFF_WRITE, "integration": OK},
+    "link call": STAFF_WRITE,
 }
 CASES = [(route, role) for route in EXPECTED for role in ROLES]
 
@@ -280,6 +327,12 @@ OPERATIONS = {
     "list attachments": ("get", "/v1/tickets/{ticket_id}/attachments"),
     "add attachment": ("post", "/v1/tickets/{ticket_id}/attachments"),
     "download attachment": ("get", "/v1/tickets/{ticket_id}/attachments/{attachment_id}"),
+    "receive email": ("post", "/v1/inbound/email"),
+    "receive cti event": ("post", "/v1/inbound/cti"),
+    "receive message": ("post", "/v1/inbound/message"),
+    "list calls": ("get", "/v1/calls"),
+    "get call": ("get", "/v1/calls/{call_id}"),
+    "link call": ("post", "/v1/calls/{call_id}/ticket"),
 }
 
 
@@ -309,6 +362,7 @@ async def test_route_by_role(route, role, client, auth, world, stranger_org):
         current = await client.get(url, headers=admin_headers())
         headers["If-Match"] = current.headers["etag"]
 
+    headers.update(kwargs.pop("headers", {}))
     response = await client.request(method, url, headers=headers, **kwargs)
 
     if role == "anonymous":
