@@ -16,7 +16,15 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.http import Conflict, NotFound, Problem, check_if_match, decode_cursor, encode_cursor
+from shared.http import (
+    Conflict,
+    InvalidCursor,
+    NotFound,
+    Problem,
+    check_if_match,
+    decode_cursor,
+    encode_cursor,
+)
 from sla_timer import calendars as cal
 from sla_timer import policies
 from sla_timer.models import Calendar, Policy
@@ -278,8 +286,10 @@ def _ref(model: type[Calendar] | type[Policy], ref: str):
 async def _page(session: AsyncSession, model, *, limit: int, cursor: str | None):
     query = select(model).order_by(model.key).limit(limit + 1)
     if cursor:
-        (after,) = decode_cursor(cursor)
-        query = query.where(model.key > str(after))
+        values = decode_cursor(cursor)
+        if len(values) != 1 or not isinstance(values[0], str):
+            raise InvalidCursor("the cursor is not one this API returned")
+        query = query.where(model.key > values[0])
     rows = list((await session.execute(query)).scalars())
     more = len(rows) > limit
     rows = rows[:limit]

@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events, outbox
 from shared.auth import Actor
-from shared.http import NotFound, Problem, check_if_match, decode_cursor, encode_cursor
+from shared.http import (
+    InvalidCursor,
+    NotFound,
+    Problem,
+    check_if_match,
+    decode_cursor,
+    encode_cursor,
+)
 from sla_timer import metrics, recurrence
 from sla_timer.models import Schedule, ScheduleOccurrence
 from sla_timer.schemas import ScheduleCreate, ScheduleUpdate
@@ -115,8 +122,12 @@ async def page(
 ) -> tuple[list[Schedule], str | None]:
     query = select(Schedule).order_by(Schedule.id).limit(limit + 1)
     if cursor:
-        (after,) = decode_cursor(cursor)
-        query = query.where(Schedule.id > uuid.UUID(str(after)))
+        values = decode_cursor(cursor)
+        try:
+            (after,) = values
+            query = query.where(Schedule.id > uuid.UUID(str(after)))
+        except ValueError:
+            raise InvalidCursor("the cursor is not one this API returned")
     if purpose:
         query = query.where(Schedule.purpose == purpose)
     if organization_id:

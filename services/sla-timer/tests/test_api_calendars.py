@@ -232,3 +232,12 @@ async def test_a_calendar_in_use_cannot_be_deleted_but_a_free_one_can(client, au
 
     assert gone.status_code == 204
     assert (await client.get(url, headers=auth())).status_code == 404
+
+
+async def test_a_forged_cursor_is_a_400_problem(client, auth):
+    calendars = await client.get("/v1/sla/calendars", params={"cursor": "WzEsMl0"}, headers=auth())
+    schedules = await client.get("/v1/sla/schedules", params={"cursor": "WyJ4Il0"}, headers=auth())
+
+    assert calendars.status_code == 400
+    assert schedules.status_code == 400
+    assert calendars.json()["type"].endswith("/invalid-cursor")
