@@ -49,7 +49,10 @@ status: ## what runs and whether it is ready
 token: | $(PY) ## print a development token: make token ROLE=agent SUB=eng-1 [ORG=uuid]
 	@$(PY) -m shared.auth token --role '$(ROLE)' --sub '$(SUB)' $(if $(ORG),--org '$(ORG)')
 
-test: bootstrap ## lint, then every test suite in its own pytest process
+# The suites make and migrate databases of their own, so `make test` prepares the machine and
+# the Python environment but leaves the development database (`make up`'s) alone.
+test: ## lint, then every test suite in its own pytest process
+	@$(BOOTSTRAP) infra python
 	@$(PY) deploy/local/run_tests.py
 
 lint: | $(PY) ## ruff check and ruff format --check
