@@ -5,6 +5,7 @@ from datetime import date, datetime, time
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Uuid,
     func,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
@@ -128,7 +130,9 @@ class Branch(SQLModel, table=True):
     manager_user_id: str | None = Field(default=None, sa_column=_text())
     phone: str | None = Field(default=None, sa_column=_text())
     email: str | None = Field(default=None, sa_column=_text())
-    active: bool = Field(default=True)
+    active: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
+    )
     version: int = Field(default=1, sa_column=_version())
     created_at: datetime = Field(sa_column=_created())
     updated_at: datetime = Field(sa_column=_created())
@@ -154,7 +158,9 @@ class Engineer(SQLModel, table=True):
     skills: list[str] = Field(default_factory=list, sa_column=_texts())
     languages: list[str] = Field(default_factory=list, sa_column=_texts())
     max_open: int = Field(sa_column=Column(Integer, nullable=False, server_default="5"))
-    active: bool = Field(default=True)
+    active: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
+    )
     version: int = Field(default=1, sa_column=_version())
     created_at: datetime = Field(sa_column=_created())
     updated_at: datetime = Field(sa_column=_created())
@@ -269,7 +275,9 @@ class Vendor(SQLModel, table=True):
     email: str | None = Field(default=None, sa_column=_text())
     escalation_channel: str = Field(sa_column=_text(False, server_default="phone"))
     escalation_address: str | None = Field(default=None, sa_column=_text())
-    active: bool = Field(default=True)
+    active: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
+    )
     version: int = Field(default=1, sa_column=_version())
     created_at: datetime = Field(sa_column=_created())
     updated_at: datetime = Field(sa_column=_created())
@@ -417,11 +425,103 @@ class Visit(SQLModel, table=True):
     ticket_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, index=True))
     assignment_id: uuid.UUID = Field(sa_column=_fk("assignment.id"))
     engineer_id: uuid.UUID = Field(sa_column=_fk("engineer.id"))
-    workorder_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
+    workorder_id: uuid.UUID | None = Field(default=None, sa_column=_fk("workorder.id", True, False))
     latitude: float | None = Field(default=None, sa_column=Column(Double))
     longitude: float | None = Field(default=None, sa_column=Column(Double))
     note: str | None = Field(default=None, sa_column=_text())
     checked_in_at: datetime = Field(sa_column=_ts(False))
+    created_at: datetime = Field(sa_column=_created())
+
+
+# Task order numbers (TO-<year>-<n>) come from the sequence workorder_number_seq, created by
+# the migration that adds task orders.
+
+
+class Workorder(SQLModel, table=True):
+    """A task order (维护与服务任务书): what is to be done for a ticket, for whom, by which team,
+    approved by a manager before the work starts."""
+
+    __tablename__ = "workorder"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    number: str = Field(sa_column=_text(False, unique=True))
+    ticket_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, index=True))
+    status: str = Field(sa_column=_text(False, server_default="draft"))
+    issue_date: date = Field(sa_column=Column(Date, nullable=False))
+    due_at: datetime | None = Field(default=None, sa_column=_ts())
+    task: str = Field(sa_column=_text(False))
+    product: str | None = Field(default=None, sa_column=_text())
+    site_address: str | None = Field(default=None, sa_column=_text())
+    customer_name: str | None = Field(default=None, sa_column=_text())
+    contract_number: str | None = Field(default=None, sa_column=_text())
+    contact_name: str | None = Field(default=None, sa_column=_text())
+    contact_phone: str | None = Field(default=None, sa_column=_text())
+    contact_fax: str | None = Field(default=None, sa_column=_text())
+    contact_email: str | None = Field(default=None, sa_column=_text())
+    leader_engineer_id: uuid.UUID = Field(sa_column=_fk("engineer.id", index=False))
+    engineer_ids: list[uuid.UUID] = Field(
+        default_factory=list, sa_column=Column(ARRAY(Uuid), nullable=False, server_default="{}")
+    )
+    requested_by: str | None = Field(default=None, sa_column=_text())
+    decided_by: str | None = Field(default=None, sa_column=_text())
+    decided_at: datetime | None = Field(default=None, sa_column=_ts())
+    reject_reason: str | None = Field(default=None, sa_column=_text())
+    completed_at: datetime | None = Field(default=None, sa_column=_ts())
+    version: int = Field(default=1, sa_column=_version())
+    created_at: datetime = Field(sa_column=_created())
+    updated_at: datetime = Field(sa_column=_created())
+
+
+class ServiceRecord(SQLModel, table=True):
+    """The service record (维护与服务记录) of a task order: the work done, the customer's
+    opinion and signature, the manager's review."""
+
+    __tablename__ = "service_record"
+    __table_args__ = (
+        CheckConstraint(
+            "method IN ('on_site', 'remote', 'consultation', 'other')", name="method_known"
+        ),
+        CheckConstraint("evaluation BETWEEN 1 AND 5", name="evaluation_range"),
+        {"schema": SCHEMA},
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    workorder_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey(f"{SCHEMA}.workorder.id"), nullable=False, unique=True)
+    )
+    ticket_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, index=True))
+    engineer_id: uuid.UUID = Field(sa_column=_fk("engineer.id"))
+    service_date: date = Field(sa_column=Column(Date, nullable=False))
+    serial: str | None = Field(default=None, sa_column=_text())
+    problem: str = Field(sa_column=_text(False))
+    method: str = Field(sa_column=_text(False))
+    solved: bool = Field(default=False)
+    parts: list[str] = Field(default_factory=list, sa_column=_texts())
+    started_at: datetime | None = Field(default=None, sa_column=_ts())
+    customer_opinion: str | None = Field(default=None, sa_column=_text())
+    evaluation: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    signed_by_name: str | None = Field(default=None, sa_column=_text())
+    signed_at: datetime | None = Field(default=None, sa_column=_ts(index=True))
+    reviewed_by: str | None = Field(default=None, sa_column=_text())
+    review_comment: str | None = Field(default=None, sa_column=_text())
+    reviewed_at: datetime | None = Field(default=None, sa_column=_ts())
+    version: int = Field(default=1, sa_column=_version())
+    created_at: datetime = Field(sa_column=_created())
+    updated_at: datetime = Field(sa_column=_created())
+
+
+class WorkLogEntry(SQLModel, table=True):
+    """One step of the work log of a service record: when, what was done and its result."""
+
+    __tablename__ = "work_log_entry"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_record_id: uuid.UUID = Field(sa_column=_fk("service_record.id"))
+    at: datetime = Field(sa_column=_ts(False))
+    text: str = Field(sa_column=_text(False))
+    author: str | None = Field(default=None, sa_column=_text())
     created_at: datetime = Field(sa_column=_created())
 
 

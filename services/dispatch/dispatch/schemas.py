@@ -505,3 +505,143 @@ class VendorCaseRead(_Read):
 
 
 VendorCasePage = Page[VendorCaseRead]
+
+
+# ---- task orders and service records ------------------------------------------------------
+
+ServiceMethod = Literal["on_site", "remote", "consultation", "other"]
+
+
+class WorkorderCreate(_Body):
+    ticket_id: uuid.UUID
+    task: str = Field(min_length=1, max_length=10_000, description="Task content")
+    leader_engineer_id: uuid.UUID = Field(description="The team leader")
+    engineer_ids: list[uuid.UUID] = Field(
+        default_factory=list, description="The team; the leader is added if missing"
+    )
+    issue_date: date | None = Field(None, description="Default: today")
+    due_at: AwareDatetime | None = Field(None, description="The time requirement")
+    product: str | None = None
+    site_address: str | None = None
+    customer_name: str | None = Field(None, description="Default: the ticket's organisation")
+    contract_number: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_fax: str | None = None
+    contact_email: str | None = None
+
+
+class WorkorderUpdate(_Body):
+    task: str | None = Field(None, min_length=1, max_length=10_000)
+    leader_engineer_id: uuid.UUID | None = None
+    engineer_ids: list[uuid.UUID] | None = None
+    due_at: AwareDatetime | None = None
+    product: str | None = None
+    site_address: str | None = None
+    customer_name: str | None = None
+    contract_number: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_fax: str | None = None
+    contact_email: str | None = None
+
+
+class WorkorderRead(_Read):
+    id: uuid.UUID
+    number: str
+    ticket_id: uuid.UUID
+    status: str
+    issue_date: date
+    due_at: datetime | None
+    task: str
+    product: str | None
+    site_address: str | None
+    customer_name: str | None
+    contract_number: str | None
+    contact_name: str | None
+    contact_phone: str | None
+    contact_fax: str | None
+    contact_email: str | None
+    leader_engineer_id: uuid.UUID
+    engineer_ids: list[uuid.UUID]
+    requested_by: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    reject_reason: str | None
+    completed_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+WorkorderPage = Page[WorkorderRead]
+
+
+class ServiceRecordCreate(_Body):
+    engineer_id: uuid.UUID | None = Field(None, description="Default: the caller's engineer")
+    service_date: date | None = Field(None, description="Default: today")
+    serial: str | None = None
+    problem: str = Field(min_length=1, max_length=10_000)
+    method: ServiceMethod
+    solved: bool = False
+    parts: list[str] = Field(default_factory=list)
+    started_at: AwareDatetime | None = None
+
+
+class ServiceRecordUpdate(_Body):
+    serial: str | None = None
+    problem: str | None = Field(None, min_length=1, max_length=10_000)
+    method: ServiceMethod | None = None
+    solved: bool | None = None
+    parts: list[str] | None = None
+    started_at: AwareDatetime | None = None
+
+
+class WorkLogEntryCreate(_Body):
+    at: AwareDatetime | None = Field(None, description="Default: now")
+    text: str = Field(min_length=1, max_length=10_000, description="A step and its result")
+
+
+class WorkLogEntryRead(_Read):
+    id: uuid.UUID
+    at: datetime
+    text: str
+    author: str | None
+
+
+class SignOff(_Body):
+    customer_name: str = Field(min_length=1, max_length=200, description="Who signed")
+    opinion: str | None = Field(None, max_length=5000, description="The customer's opinion")
+    evaluation: int | None = Field(
+        None, ge=1, le=5, description="The customer's evaluation (1-5), for remote work"
+    )
+    signed_at: AwareDatetime | None = Field(None, description="Default: now")
+
+
+class Review(_Body):
+    comment: str | None = Field(None, max_length=5000)
+
+
+class ServiceRecordRead(_Read):
+    id: uuid.UUID
+    workorder_id: uuid.UUID
+    ticket_id: uuid.UUID
+    engineer_id: uuid.UUID
+    service_date: date
+    serial: str | None
+    problem: str
+    method: str
+    solved: bool
+    parts: list[str]
+    started_at: datetime | None
+    work_log: list[WorkLogEntryRead] = Field(default_factory=list)
+    customer_opinion: str | None
+    evaluation: int | None
+    signed_by_name: str | None
+    signed_at: datetime | None
+    reviewed_by: str | None
+    review_comment: str | None
+    reviewed_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime

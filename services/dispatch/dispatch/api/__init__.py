@@ -1,7 +1,7 @@
 from fastapi import APIRouter
 
-from dispatch.api import assignments, branches, engineers, shifts, vendors
+from dispatch.api import assignments, branches, engineers, shifts, vendors, workorders
 
 router = APIRouter(prefix="/v1")
-for module in (assignments, branches, engineers, shifts, vendors):
+for module in (assignments, branches, engineers, shifts, vendors, workorders):
     router.include_router(module.router)
