@@ -645,3 +645,32 @@ class ServiceRecordRead(_Read):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+# ---- reports ------------------------------------------------------------------------------
+
+
+class EngineerMonth(BaseModel):
+    engineer_id: uuid.UUID
+    name: str
+    branch_id: uuid.UUID
+    tier: int
+    assignments: int = Field(description="Assignments received in the month")
+    accepted: int
+    declined: int
+    handed_back: int
+    visits: int = Field(description="On-site visits (check-ins)")
+    median_accept_seconds: float | None = Field(
+        description="Median time from assignment to acceptance, of those accepted in the month"
+    )
+    escalations: int = Field(description="Escalations of tickets they were responsible for")
+    service_records_signed: int
+
+
+class EngineerReport(BaseModel):
+    month: str
+    time_zone: str
+    starts_at: datetime
+    ends_at: datetime
+    items: list[EngineerMonth]
+    next_cursor: str | None = None

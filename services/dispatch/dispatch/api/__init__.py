@@ -1,7 +1,15 @@
 from fastapi import APIRouter
 
-from dispatch.api import assignments, branches, engineers, shifts, vendors, workorders
+from dispatch.api import (
+    assignments,
+    branches,
+    engineers,
+    reports,
+    shifts,
+    vendors,
+    workorders,
+)
 
 router = APIRouter(prefix="/v1")
-for module in (assignments, branches, engineers, shifts, vendors, workorders):
+for module in (assignments, branches, engineers, reports, shifts, vendors, workorders):
     router.include_router(module.router)
