@@ -37,7 +37,11 @@ class ServiceSettings(BaseSettings):
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
     exchange: str = "aftercare.events"
     queue_prefix: str = ""
-    consumer_prefetch: int = 64
+    consumer_prefetch: int = 256
+    # Deliveries handled in one transaction (one commit for up to this many events), and how
+    # many such batches run at once.
+    consumer_batch_size: int = 64
+    consumer_concurrency: int = 2
     retry_delays: tuple[float, ...] = (1.0, 10.0, 60.0, 600.0)
 
     relay_batch_size: int = 200
