@@ -27,14 +27,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
-import asyncpg
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import events, inbox, metrics
 from shared import logging as aclog
+from shared.db import is_transient
 from shared.settings import ServiceSettings
 
 log = logging.getLogger("aftercare.bus")
@@ -62,26 +61,6 @@ def next_step(attempt: int, delays: Sequence[float]) -> int | None:
     waits ``delays[0]``, and a message that failed ``len(delays) + 1`` times is parked.
     """
     return attempt if 0 <= attempt < len(delays) else None
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Failures of the infrastructure rather than of the handler: retried without spending an
-    attempt, so a database restart does not push good events towards the parked queue."""
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
-        return True
-    transient = (
-        OSError,
-        TimeoutError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.CannotConnectNowError,
-        asyncpg.InterfaceError,
-        asyncpg.SerializationError,
-        asyncpg.DeadlockDetectedError,
-    )
-    cause = getattr(exc, "orig", None) or exc.__cause__
-    return isinstance(exc, transient) or (cause is not None and isinstance(cause, transient))
 
 
 class Broker:

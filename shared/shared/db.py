@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import asyncpg
 from sqlalchemy import MetaData
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,7 +17,15 @@ from sqlalchemy.ext.asyncio import (
 from shared.ids import new_id
 from shared.settings import ServiceSettings
 
-__all__ = ["NAMING_CONVENTION", "make_engine", "make_sessionmaker", "metadata", "new_id", "utcnow"]
+__all__ = [
+    "NAMING_CONVENTION",
+    "is_transient",
+    "make_engine",
+    "make_sessionmaker",
+    "metadata",
+    "new_id",
+    "utcnow",
+]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -40,6 +50,7 @@ def make_engine(settings: ServiceSettings, **overrides) -> AsyncEngine:
     options = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout,
         "pool_pre_ping": True,
         "connect_args": {
             "server_settings": {
@@ -55,3 +66,23 @@ def make_engine(settings: ServiceSettings, **overrides) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Failures of the infrastructure rather than of the handler: a consumer retries them without
+    spending an attempt, and an API answers 503 (try again) rather than 500."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True
+    transient = (
+        OSError,
+        TimeoutError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.InterfaceError,
+        asyncpg.SerializationError,
+        asyncpg.DeadlockDetectedError,
+    )
+    cause = getattr(exc, "orig", None) or exc.__cause__
+    return isinstance(exc, transient) or (cause is not None and isinstance(cause, transient))

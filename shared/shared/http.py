@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import sys
 import uuid
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -20,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import logging as aclog
+from shared.db import is_transient
 
 log = logging.getLogger("aftercare.http")
 
@@ -200,10 +202,27 @@ class RequestIdMiddleware:
         except Exception:
             # Answered here rather than by Starlette's outermost error middleware, which runs
             # after this context is gone: the problem still carries the request id.
-            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if started:
+                log.exception("error after the response began on %s", scope["path"])
                 raise
-            response = problem_response(_internal_error(scope["path"]))
+            exc = sys.exc_info()[1]
+            if is_transient(exc):  # type: ignore[arg-type]
+                log.warning(
+                    "database unavailable on %s %s: %s", scope["method"], scope["path"], exc
+                )
+                response = problem_response(
+                    problem_body(
+                        503,
+                        "unavailable",
+                        "Service temporarily unavailable",
+                        "the database is unavailable; try again shortly",
+                        scope["path"],
+                    ),
+                    {"Retry-After": "2"},
+                )
+            else:
+                log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+                response = problem_response(_internal_error(scope["path"]))
             await response(scope, receive, send_wrapper)
         finally:
             aclog.request_id.reset(token)

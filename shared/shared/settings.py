@@ -31,8 +31,11 @@ class ServiceSettings(BaseSettings):
 
     database_url: str = "postgresql://127.0.0.1:5432/aftercare"
     db_password: SecretStr = SecretStr(DEV_DB_PASSWORD)
-    db_pool_size: int = 10
-    db_max_overflow: int = 10
+    # Per process: five services at 8 + 4 stay well inside PostgreSQL's default 100
+    # connections, with room for relays, scanners and an operator.
+    db_pool_size: int = 8
+    db_max_overflow: int = 4
+    db_pool_timeout: float = 10.0
 
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
     exchange: str = "aftercare.events"

@@ -2,7 +2,8 @@ import asyncpg
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from shared.bus import is_transient, next_step, parked_queue, retry_queue
+from shared.bus import next_step, parked_queue, retry_queue
+from shared.db import is_transient
 
 DELAYS = (1.0, 10.0, 60.0, 600.0)
 

@@ -2,6 +2,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 
 from shared.http import (
     InvalidCursor,
@@ -38,6 +39,10 @@ def make_app() -> FastAPI:
     @app.post("/conflict")
     async def conflict():
         raise IllegalTransition("new cannot go to closed", allowed=["assigned", "cancelled"])
+
+    @app.get("/db-down")
+    async def db_down():
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
 
     @app.get("/boom")
     async def boom():
@@ -92,6 +97,14 @@ async def test_unexpected_error_is_a_500_without_internals(client):
     assert "postgres" not in response.text
     assert "Traceback" not in response.text
     assert response.json()["request_id"] == "req-42"
+
+
+async def test_a_database_outage_is_a_503_to_retry_not_a_500(client):
+    response = await client.get("/db-down")
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    assert response.json()["type"].endswith("/unavailable")
 
 
 async def test_request_id_is_echoed_or_made(client):
