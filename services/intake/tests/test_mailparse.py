@@ -109,3 +109,9 @@ def test_html_only_mail_is_sanitised_and_gets_a_text_body():
 def test_an_empty_body_is_unreadable():
     with pytest.raises(mailparse.Unreadable):
         mailparse.parse(b"  \r\n")
+
+
+def test_the_whole_corpus_is_there():
+    """The corpus sits beside the repository (../shared); without it the tests above would
+    quietly run on nothing."""
+    assert len(corpus.FILES) >= 120, f"found {len(corpus.FILES)} mails under {corpus.CORPUS}"
