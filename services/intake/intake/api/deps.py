@@ -21,7 +21,7 @@ IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag you r
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 

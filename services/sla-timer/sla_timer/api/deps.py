@@ -26,7 +26,7 @@ IfMatch = Annotated[str | None, Header(alias="If-Match")]
 __all__ = ["ActorDep", "IdempotencyKey", "IfMatch", "ReaderDep", "SessionDep", "WriterDep"]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
