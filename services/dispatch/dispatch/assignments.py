@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import duty, roster, routing, states, tickets
-from dispatch.models import Assignment, RoutingDecision, Visit
+from dispatch import roster, routing, sql, states, tickets
+from dispatch.models import Assignment, Visit
+from dispatch.sql import Rec
 from shared import events, http, outbox
 from shared import logging as aclog
 from shared.auth import Actor, Forbidden
@@ -28,10 +30,10 @@ from shared.http import Conflict, NotFound, Problem
 from shared.ids import new_id
 
 A = Assignment.__table__
-D = RoutingDecision.__table__
 
-# How often to re-decide when the chosen engineers filled up under our feet.
-ATTEMPTS = 4
+
+# How often to decide again when the engineer chosen filled up meanwhile (or the roster moved).
+ATTEMPTS = 8
 
 
 class AssignmentNotFound(NotFound):
@@ -148,29 +150,36 @@ async def refusals(session: AsyncSession, ticket_id: uuid.UUID) -> dict[uuid.UUI
 
 async def route(
     session: AsyncSession,
-    ticket: Row,
+    ticket: Rec,
     *,
     trigger: str,
     cause: Cause,
     exclude: dict[uuid.UUID, str] | None = None,
     previous_engineer_id: uuid.UUID | None = None,
-    released: Row | None = None,
-) -> Row | None:
+    released: Row | Rec | None = None,
+) -> Rec | None:
     """Routes a ticket that has no active primary assignment: assigns the best engineer, or
     puts the ticket in its branch queue (``ticket.unassigned`` when it starts waiting).
     ``released`` is the assignment that just ended, if one did (decline, hand back)."""
-    snapshot = await roster.current(session)
+    conn = await sql.driver(session)
     ticket_facts = tickets.facts(ticket)
-    branches = snapshot.covering(tier=ticket_facts.tier, region=ticket.region)
-    pool = snapshot.engineers_of([b.id for b in branches], ticket_facts.tier)
-    previous = snapshot.engineers.get(previous_engineer_id) if previous_engineer_id else None
-    ids = [e.id for e in pool] + ([previous.id] if previous and previous not in pool else [])
     exclude = dict(exclude or {})
-
+    snapshot = roster.cached(session)
     decision = None
     for _ in range(ATTEMPTS):
+        if snapshot is None:
+            snapshot = await roster.current(session)
+        branches = snapshot.covering(tier=ticket_facts.tier, region=ticket.region)
+        pool = snapshot.engineers_of([b.id for b in branches], ticket_facts.tier)
+        previous = snapshot.engineers.get(previous_engineer_id) if previous_engineer_id else None
+        ids = [e.id for e in pool] + ([previous.id] if previous and previous not in pool else [])
+        rows = await conn.fetch(_LOADS, ids)
+        if rows[0]["version"] != snapshot.version:
+            # The roster changed since this process cached it: decide on the new one.
+            snapshot = await roster.current(session, rows[0]["version"])
+            continue
+        loads = {r["engineer_id"]: r for r in rows if r["engineer_id"] is not None}
         now = datetime.now(UTC)
-        loads = await _loads(session, ids)
         candidates = [_candidate(snapshot, e, loads, now) for e in pool]
         prev_candidate = _candidate(snapshot, previous, loads, now) if previous else None
         decision = routing.choose_engineer(
@@ -178,17 +187,13 @@ async def route(
         )
         if decision.outcome == "queued":
             break
-        taken = await _take_capacity(session, decision.ranked)
+        taken = await _take_capacity(conn, decision.ranked)
         if taken is not None:
             winner, skipped = taken
             if skipped:
                 decision.notes.append(
                     f"{skipped} higher-ranked engineer(s) were being assigned at the same moment"
                 )
-            reason = decision.as_reason(winner=winner)
-            decision_id = await _record_decision(
-                session, ticket.id, trigger, "assigned", decision.tier, winner, reason
-            )
             return await _assign(
                 session,
                 snapshot,
@@ -197,13 +202,14 @@ async def route(
                 tier=decision.tier,
                 by="rule",
                 rule=decision.rule,
-                decision_id=decision_id,
+                decision=(trigger, decision.as_reason(winner=winner)),
                 previous_engineer_id=released.engineer_id if released else None,
                 cause=cause,
             )
-        if previous is not None and decision.rule == "previous_engineer":
-            previous = None  # filled up meanwhile: route among the others
-    assert decision is not None
+        if decision.rule == "previous_engineer":
+            previous_engineer_id = None  # they filled up meanwhile: route among the others
+    if decision is None:
+        raise RuntimeError("the roster kept changing while deciding")
     if decision.outcome == "assigned":
         decision.outcome, decision.rule, decision.ranked = "queued", None, []
         decision.notes.append("every eligible engineer filled up while deciding")
@@ -211,8 +217,17 @@ async def route(
     return None
 
 
+# The engineers' loads, and the roster version that says whether the cached roster is current.
+_LOADS = """
+    SELECT v.version, l.engineer_id, l.open_count, l.last_assigned_at
+    FROM roster_state AS v
+    LEFT JOIN engineer_load AS l ON l.engineer_id = ANY($1::uuid[])
+    WHERE v.id = 1
+"""
+
+
 def _candidate(
-    snapshot: roster.Roster, info: roster.EngineerInfo, loads: dict[uuid.UUID, Row], now: datetime
+    snapshot: roster.Roster, info: roster.EngineerInfo, loads: dict[uuid.UUID, Any], now: datetime
 ) -> routing.Candidate:
     load = loads.get(info.id)
     return routing.Candidate(
@@ -224,44 +239,37 @@ def _candidate(
         languages=info.languages,
         active=info.active,
         max_open=info.max_open,
-        open_count=load.open_count if load else 0,
-        last_assigned_at=load.last_assigned_at if load else None,
-        duty=duty.duty_at(snapshot.schedule(info.id), now),
+        open_count=load["open_count"] if load else 0,
+        last_assigned_at=load["last_assigned_at"] if load else None,
+        duty=snapshot.duty(info.id, now),
     )
 
 
-async def _loads(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, Row]:
-    if not ids:
-        return {}
-    rows = await session.execute(
-        text(
-            "SELECT engineer_id, open_count, last_assigned_at FROM engineer_load "
-            "WHERE engineer_id = ANY(:ids)"
-        ),
-        {"ids": ids},
-    )
-    return {r.engineer_id: r for r in rows}
-
-
-_TAKE_FREE = text(
-    """
+_TAKE = """
     UPDATE engineer_load AS l
     SET open_count = l.open_count + 1, last_assigned_at = clock_timestamp()
-    WHERE l.engineer_id = (
-        SELECT c.engineer_id
-        FROM engineer_load AS c
-        JOIN engineer AS e ON e.id = c.engineer_id
-        JOIN unnest(CAST(:ranked AS uuid[])) WITH ORDINALITY AS r(id, ord) ON r.id = c.engineer_id
-        WHERE e.active AND c.open_count < e.max_open
-        ORDER BY r.ord
-        LIMIT 1
-        FOR UPDATE OF c SKIP LOCKED
-    )
-    AND l.open_count < (SELECT max_open FROM engineer WHERE id = l.engineer_id)
+    FROM engineer AS e
+    WHERE e.id = l.engineer_id AND e.active AND l.open_count < e.max_open
+      AND l.engineer_id = (
+          SELECT c.engineer_id FROM engineer_load AS c
+          WHERE c.engineer_id = ANY($1::uuid[])
+          ORDER BY array_position($1::uuid[], c.engineer_id)
+          LIMIT 1
+          FOR UPDATE SKIP LOCKED
+      )
     RETURNING l.engineer_id
-    """
-)
+"""
 
+_TAKE_ONE = """
+    UPDATE engineer_load AS l
+    SET open_count = l.open_count + 1, last_assigned_at = clock_timestamp()
+    FROM engineer AS e
+    WHERE l.engineer_id = $1 AND e.id = l.engineer_id AND e.active
+      AND l.open_count < e.max_open
+    RETURNING l.engineer_id
+"""
+
+# A manager's explicit choice: waits for the engineer's row.
 _TAKE_WAITING = text(
     """
     UPDATE engineer_load AS l
@@ -275,18 +283,30 @@ _TAKE_WAITING = text(
 
 
 async def _take_capacity(
-    session: AsyncSession, ranked: list[uuid.UUID]
+    conn: asyncpg.Connection, ranked: list[uuid.UUID]
 ) -> tuple[uuid.UUID, int] | None:
-    """Takes one unit of capacity from the best-ranked engineer who still has it: first the
-    best whose load row nobody else holds (no waiting), else waits for the best one. Returns
-    the engineer and how many better-ranked ones were skipped, or None if all filled up."""
+    """Takes one unit of capacity from the best-ranked engineer who still has room: the best
+    one whose load row no other transaction holds at this moment, else (all are being
+    assigned) the best one, waiting for it. Returns the engineer and how many better-ranked
+    ones were passed over, or None when the one waited for filled up (decide again)."""
     if not ranked:
         return None
-    got = (await session.execute(_TAKE_FREE, {"ranked": ranked})).scalar_one_or_none()
+    await conn.execute("SAVEPOINT take_capacity")
+    got = await conn.fetchval(_TAKE, ranked)
     if got is not None:
         return got, ranked.index(got)
-    got = (await session.execute(_TAKE_WAITING, {"id": ranked[0]})).scalar_one_or_none()
+    # Every ranked engineer is being assigned by another transaction right now (or the free
+    # one picked turned out full). Give back any row lock this attempt took, then wait for
+    # the best one: holding no other engineer's row, this wait cannot close a cycle.
+    await conn.execute("ROLLBACK TO SAVEPOINT take_capacity")
+    got = await conn.fetchval(_TAKE_ONE, ranked[0])
     return (got, 0) if got is not None else None
+
+
+_DECISION = """
+    INSERT INTO routing_decision (id, ticket_id, trigger, outcome, tier, engineer_id, reason)
+    VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+"""
 
 
 async def _record_decision(
@@ -299,56 +319,63 @@ async def _record_decision(
     reason: dict[str, Any],
 ) -> uuid.UUID:
     decision_id = new_id()
-    await session.execute(
-        insert(D).values(
-            id=decision_id,
-            ticket_id=ticket_id,
-            trigger=trigger,
-            outcome=outcome,
-            tier=tier,
-            engineer_id=engineer_id,
-            reason=reason,
-        )
+    conn = await sql.driver(session)
+    await conn.execute(
+        _DECISION, decision_id, ticket_id, trigger, outcome, tier, engineer_id, sql.dumps(reason)
     )
     return decision_id
+
+
+# The decision (when routing made one) and the assignment, in one round trip.
+_ASSIGN = """
+    WITH d AS (
+        INSERT INTO routing_decision (id, ticket_id, trigger, outcome, tier, engineer_id, reason)
+        SELECT $9, $2, $10, 'assigned', $4, $3, $11::jsonb
+        WHERE $9::uuid IS NOT NULL
+        RETURNING id
+    )
+    INSERT INTO assignment (id, ticket_id, engineer_id, tier, role, status, by, rule,
+                            decision_id, assigned_by, previous_engineer_id)
+    SELECT $1, $2, $3, $4, 'primary', 'assigned', $5, $6, (SELECT id FROM d), $7, $8
+    RETURNING *
+"""
 
 
 async def _assign(
     session: AsyncSession,
     snapshot: roster.Roster,
-    ticket: Row,
+    ticket: Rec,
     engineer_id: uuid.UUID,
     *,
     tier: int,
     by: str,
     rule: str | None,
-    decision_id: uuid.UUID | None,
+    decision: tuple[str, dict[str, Any]] | None,
     previous_engineer_id: uuid.UUID | None,
     cause: Cause,
-) -> Row:
-    """Writes the assignment (capacity already taken), takes the ticket out of its queue and
-    emits ``ticket.assigned``."""
+) -> Rec:
+    """Writes the routing decision (if any) and the assignment (capacity already taken), takes
+    the ticket out of its queue and emits ``ticket.assigned``."""
     info = snapshot.engineers[engineer_id]
     branch = snapshot.branches.get(info.branch_id)
-    row = (
-        await session.execute(
-            insert(A)
-            .values(
-                id=new_id(),
-                ticket_id=ticket.id,
-                engineer_id=engineer_id,
-                tier=tier,
-                role="primary",
-                status="assigned",
-                by=by,
-                rule=rule,
-                decision_id=decision_id,
-                assigned_by=cause.user if by == "manual" else None,
-                previous_engineer_id=previous_engineer_id,
-            )
-            .returning(*A.c)
+    conn = await sql.driver(session)
+    trigger, reason = decision if decision is not None else (None, None)
+    row = sql.Rec(
+        await conn.fetchrow(
+            _ASSIGN,
+            new_id(),
+            ticket.id,
+            engineer_id,
+            tier,
+            by,
+            rule,
+            cause.user if by == "manual" else None,
+            previous_engineer_id,
+            new_id() if decision is not None else None,
+            trigger,
+            sql.dumps(reason) if reason is not None else None,
         )
-    ).one()
+    )
     if ticket.queued_at is not None or ticket.queue_branch_id is not None:
         await tickets.set_queue(session, ticket.id, None, queued=False)
     await outbox.add(
@@ -462,7 +489,9 @@ async def end(
 async def release_all(session: AsyncSession, ticket_id: uuid.UUID, *, detail: str) -> int:
     """Ends every active assignment of a ticket that is done (resolved, closed, merged ...)."""
     ended = 0
-    for row in await active(session, ticket_id):
+    # In engineer order, so two transactions releasing the same engineers never wait on each
+    # other in opposite orders.
+    for row in sorted(await active(session, ticket_id), key=lambda r: r.engineer_id):
         await end(session, row, status="released", detail=detail)
         ended += 1
     return ended
@@ -695,7 +724,7 @@ async def assign_manually(
         tier=tickets.routing_tier(ticket),
         by="manual",
         rule=None,
-        decision_id=None,
+        decision=None,
         previous_engineer_id=previous,
         cause=cause,
     )

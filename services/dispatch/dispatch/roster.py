@@ -50,8 +50,22 @@ class Roster:
     schedules: dict[uuid.UUID, duty.Schedule] = field(default_factory=dict)
     by_branch: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
 
+    duties: dict[uuid.UUID, tuple[int, duty.Duty]] = field(default_factory=dict)
+
     def schedule(self, engineer_id: uuid.UUID) -> duty.Schedule:
         return self.schedules.get(engineer_id, EMPTY)
+
+    def duty(self, engineer_id: uuid.UUID, at: datetime) -> duty.Duty:
+        """The engineer's duty at ``at``, computed at most once per second per engineer: in a
+        burst the same engineers are candidates for many tickets each second, and shifts
+        change on the minute (an exception's own instant is honoured within a second)."""
+        second = int(at.timestamp())
+        known = self.duties.get(engineer_id)
+        if known is not None and known[0] == second:
+            return known[1]
+        state = duty.duty_at(self.schedule(engineer_id), at)
+        self.duties[engineer_id] = (second, state)
+        return state
 
     def engineers_of(self, branch_ids: list[uuid.UUID], tier: int) -> list[EngineerInfo]:
         found = []
@@ -76,10 +90,12 @@ class RosterCache:
         self.roster: Roster | None = None
         self._lock = asyncio.Lock()
 
-    async def current(self, session: AsyncSession) -> Roster:
-        version = (
-            await session.execute(text("SELECT version FROM roster_state WHERE id = 1"))
-        ).scalar_one()
+    async def current(self, session: AsyncSession, version: int | None = None) -> Roster:
+        """The snapshot of ``version`` (read from the database when not given)."""
+        if version is None:
+            version = (
+                await session.execute(text("SELECT version FROM roster_state WHERE id = 1"))
+            ).scalar_one()
         roster = self.roster
         if roster is not None and roster.version == version:
             return roster
@@ -94,13 +110,23 @@ class RosterCache:
 _caches: weakref.WeakKeyDictionary[AsyncEngine, RosterCache] = weakref.WeakKeyDictionary()
 
 
-async def current(session: AsyncSession) -> Roster:
-    """The roster snapshot for the session's database, reloaded if it changed."""
+def _cache(session: AsyncSession) -> RosterCache:
     engine = session.bind
     cache = _caches.get(engine)  # type: ignore[arg-type]
     if cache is None:
         cache = _caches.setdefault(engine, RosterCache())  # type: ignore[arg-type]
-    return await cache.current(session)
+    return cache
+
+
+async def current(session: AsyncSession, version: int | None = None) -> Roster:
+    """The roster snapshot for the session's database, reloaded if it changed (pass the
+    ``version`` when the caller has just read it)."""
+    return await _cache(session).current(session, version)
+
+
+def cached(session: AsyncSession) -> Roster | None:
+    """The last snapshot loaded for the session's database, unchecked (may be stale)."""
+    return _cache(session).roster
 
 
 async def load(session: AsyncSession, *, version: int = 0, since: datetime | None = None) -> Roster:

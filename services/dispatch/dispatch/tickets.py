@@ -11,18 +11,14 @@ details.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import routing
-from dispatch.models import Ticket
+from dispatch import routing, sql
+from dispatch.sql import Rec
 from shared import events
-
-T = Ticket.__table__
 
 OPEN = frozenset({"new", "assigned", "in_progress", "pending_customer", "reopened"})
 DONE = frozenset({"resolved", "closed", "merged", "cancelled"})
@@ -61,21 +57,21 @@ def lock_key(ticket_id: uuid.UUID) -> int:
 async def lock(session: AsyncSession, ticket_id: uuid.UUID) -> None:
     """Serialises everything dispatch does to one ticket until the transaction ends: event
     handlers on any worker, engineer actions, the queue re-evaluation."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(ticket_id)})
+    conn = await sql.driver(session)
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(ticket_id))
 
 
 async def try_lock(session: AsyncSession, ticket_id: uuid.UUID) -> bool:
-    result = await session.execute(
-        text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_key(ticket_id)}
-    )
-    return bool(result.scalar_one())
+    conn = await sql.driver(session)
+    return bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", lock_key(ticket_id)))
 
 
-async def load(session: AsyncSession, ticket_id: uuid.UUID) -> Row | None:
-    return (await session.execute(select(T).where(T.c.id == ticket_id))).first()
+async def load(session: AsyncSession, ticket_id: uuid.UUID) -> Rec | None:
+    conn = await sql.driver(session)
+    return sql.rec(await conn.fetchrow("SELECT * FROM ticket WHERE id = $1", ticket_id))
 
 
-def facts(ticket: Row) -> routing.TicketFacts:
+def facts(ticket: Rec) -> routing.TicketFacts:
     return routing.TicketFacts(
         ticket_id=ticket.id,
         tier=routing_tier(ticket),
@@ -88,45 +84,64 @@ def facts(ticket: Row) -> routing.TicketFacts:
     )
 
 
-def routing_tier(ticket: Row) -> int:
+def routing_tier(ticket: Rec) -> int:
     """At tier 3 the vendor works the case and a headquarters engineer stays responsible."""
     return min(ticket.tier, 2)
 
 
-def routable(ticket: Row) -> bool:
+def routable(ticket: Rec) -> bool:
     return ticket.details_seq > 0 and ticket.status in OPEN
 
 
-async def record_created(session: AsyncSession, event: events.TicketCreated) -> tuple[Row, bool]:
+_COLUMNS = ("number", *DETAILS.values())
+_INSERT_CREATED = f"""
+    INSERT INTO ticket (id, details_seq, field_seqs, {", ".join(_COLUMNS)})
+    VALUES ($1, $2, $3::jsonb, {", ".join(f"${i}" for i in range(4, 4 + len(_COLUMNS)))})
+    ON CONFLICT (id) DO NOTHING
+    RETURNING *
+"""
+
+
+async def record_created(session: AsyncSession, event: events.TicketCreated) -> tuple[Rec, bool]:
     """The merged row, and whether this made it routable for the first time (true unless
     the same ticket's creation was already recorded)."""
     d = event.data
     values = {column: getattr(d, field) for field, column in DETAILS.items()}
     seq = max(event.seq, 1)
-    fresh = (
-        await session.execute(
-            insert(T)
-            .values(
-                id=event.subject,
-                number=d.ticket_number,
-                details_seq=seq,
-                field_seqs={field: seq for field in DETAILS},
-                **values,
-            )
-            .on_conflict_do_nothing(index_elements=[T.c.id])
-            .returning(*T.c)
-        )
-    ).first()
+    conn = await sql.driver(session)
+    fresh = await conn.fetchrow(
+        _INSERT_CREATED,
+        event.subject,
+        seq,
+        sql.dumps({column: seq for column in DETAILS.values()}),
+        d.ticket_number,
+        *values.values(),
+    )
     if fresh is not None:
-        return fresh, True
+        return sql.Rec(fresh), True
     before = await load(session, event.subject)
     row = await merge(session, event.subject, d.ticket_number, values, seq, details_seq=seq)
     return row, before is None or before.details_seq == 0
 
 
-async def record_update(session: AsyncSession, event: events.TicketUpdated) -> Row:
+def _coerce(column: str, value: Any) -> Any:
+    """A ``ticket.updated`` value (plain JSON) as the column's type."""
+    if value is None:
+        return None
+    if column == "organization_id":
+        return uuid.UUID(str(value))
+    if column == "reported_at":
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if column == "severity":
+        return int(value)
+    if column == "on_site_required":
+        return bool(value)
+    return value if isinstance(value, str) else str(value)
+
+
+async def record_update(session: AsyncSession, event: events.TicketUpdated) -> Rec:
     d = event.data
-    values = {DETAILS[f]: c.new for f, c in d.changes.items() if f in DETAILS}
+    values = {DETAILS[f]: _coerce(DETAILS[f], c.new) for f, c in d.changes.items() if f in DETAILS}
     values.setdefault("severity", d.severity)
     values.setdefault("kind", d.kind)
     return await merge(session, event.subject, d.ticket_number, values, event.seq)
@@ -139,7 +154,7 @@ async def record_status(
     *,
     number: int,
     details: dict[str, Any] | None = None,
-) -> Row:
+) -> Rec:
     return await merge(session, event.subject, number, details or {}, event.seq, status=status)
 
 
@@ -152,24 +167,30 @@ async def merge(
     *,
     status: str | None = None,
     details_seq: int | None = None,
-) -> Row:
+) -> Rec:
     """Applies the fields of an event with ``seq`` where they are newer than what the row has;
     creates a stub row first if the ticket is unknown."""
+    conn = await sql.driver(session)
     row = await load(session, ticket_id)
     if row is None:
-        await session.execute(
-            insert(T).values(id=ticket_id, number=number).on_conflict_do_nothing()
+        await conn.execute(
+            "INSERT INTO ticket (id, number, on_site_required) VALUES ($1, $2, false) "
+            "ON CONFLICT DO NOTHING",
+            ticket_id,
+            number,
         )
         row = await load(session, ticket_id)
         assert row is not None
     seqs = dict(row.field_seqs)
     changes: dict[str, Any] = {}
     for column, value in values.items():
+        if column not in _COLUMNS:
+            raise ValueError(f"not a ticket detail: {column}")
         if seq > seqs.get(column, 0):
             changes[column] = value
             seqs[column] = seq
     if changes:
-        changes["field_seqs"] = seqs
+        changes["field_seqs"] = sql.dumps(seqs)
     if status is not None and seq > row.status_seq:
         changes["status"], changes["status_seq"] = status, seq
     if details_seq is not None and row.details_seq == 0:
@@ -178,11 +199,17 @@ async def merge(
         changes["number"] = number
     if not changes:
         return row
-    return (
-        await session.execute(
-            update(T).where(T.c.id == ticket_id).values(**changes).returning(*T.c)
+    assignments = ", ".join(
+        f"{name} = ${i}{'::jsonb' if name == 'field_seqs' else ''}"
+        for i, name in enumerate(changes, start=2)
+    )
+    return sql.Rec(
+        await conn.fetchrow(
+            f"UPDATE ticket SET {assignments} WHERE id = $1 RETURNING *",
+            ticket_id,
+            *changes.values(),
         )
-    ).one()
+    )
 
 
 async def set_queue(
@@ -190,35 +217,42 @@ async def set_queue(
 ) -> None:
     """Puts the ticket in (or takes it out of) a branch queue; ``queued_at`` keeps the moment
     it started waiting while it stays queued."""
+    conn = await sql.driver(session)
     if queued:
-        values = {
-            "queue_branch_id": branch_id,
-            "queued_at": func.coalesce(T.c.queued_at, func.now()),
-            "evaluated_at": func.now(),
-        }
-    else:
-        values = {"queue_branch_id": None, "queued_at": None, "evaluated_at": func.now()}
-    await session.execute(update(T).where(T.c.id == ticket_id).values(**values))
-
-
-async def set_tier(session: AsyncSession, ticket_id: uuid.UUID, tier: int) -> Row:
-    return (
-        await session.execute(
-            update(T).where(T.c.id == ticket_id).values(tier=tier).returning(*T.c)
+        await conn.execute(
+            "UPDATE ticket SET queue_branch_id = $2, queued_at = coalesce(queued_at, now()), "
+            "evaluated_at = now() WHERE id = $1",
+            ticket_id,
+            branch_id,
         )
-    ).one()
+    else:
+        await conn.execute(
+            "UPDATE ticket SET queue_branch_id = NULL, queued_at = NULL, evaluated_at = now() "
+            "WHERE id = $1",
+            ticket_id,
+        )
+
+
+async def set_tier(session: AsyncSession, ticket_id: uuid.UUID, tier: int) -> Rec:
+    conn = await sql.driver(session)
+    return sql.Rec(
+        await conn.fetchrow(
+            "UPDATE ticket SET tier = $2 WHERE id = $1 RETURNING *", ticket_id, tier
+        )
+    )
 
 
 async def touch(session: AsyncSession, ticket_id: uuid.UUID) -> None:
-    await session.execute(update(T).where(T.c.id == ticket_id).values(evaluated_at=func.now()))
+    conn = await sql.driver(session)
+    await conn.execute("UPDATE ticket SET evaluated_at = now() WHERE id = $1", ticket_id)
 
 
 async def queued(session: AsyncSession, *, limit: int) -> list[uuid.UUID]:
     """Queued tickets, most severe first, then longest waiting."""
-    stmt = (
-        select(T.c.id)
-        .where(T.c.queued_at.is_not(None))
-        .order_by(T.c.severity, T.c.queued_at, T.c.id)
-        .limit(limit)
+    conn = await sql.driver(session)
+    rows = await conn.fetch(
+        "SELECT id FROM ticket WHERE queued_at IS NOT NULL "
+        "ORDER BY severity, queued_at, id LIMIT $1",
+        limit,
     )
-    return list((await session.execute(stmt)).scalars())
+    return [r["id"] for r in rows]
