@@ -6,6 +6,8 @@ reported and skipped: demo data never keeps the stack from starting.
 
 To add a resource, write a function returning its `Create`s and list it in STEPS, in dependency
 order (organisations, then contracts, engineers, calendars and SLA policies, then tickets).
+Dispatch's branches, engineers and shifts come before the tickets, so the demo tickets are
+routed as they arrive.
 
     .venv/bin/python deploy/local/demo.py [--gateway URL] [--token JWT]
 """
@@ -193,6 +195,108 @@ def assets() -> list[Create]:
     ]
 
 
+# Dispatch: fixed ids, so the engineers, shifts and tokens below line up on every machine.
+BRANCH_SH = "0192f000-0000-7000-8000-0000000db001"
+BRANCH_HZ = "0192f000-0000-7000-8000-0000000db002"
+BRANCH_HQ = "0192f000-0000-7000-8000-0000000db003"
+ALL_WEEK = [1, 2, 3, 4, 5, 6, 7]
+
+
+def branches() -> list[Create]:
+    def branch(n: int, id_: str, code: str, name: str, tier: int, regions: list[str]) -> Create:
+        body = {"id": id_, "code": code, "name": name, "tier": tier, "regions": regions}
+        body |= {"time_zone": "Asia/Shanghai", "manager_user_id": "demo-manager"}
+        return Create(f"branch {name}", "/v1/branches", f"demo-branch-{n}", body)
+
+    return [
+        branch(1, BRANCH_SH, "SH", "Shanghai branch", 1, ["31*"]),
+        branch(2, BRANCH_HZ, "HZ", "Hangzhou branch", 1, ["33*"]),
+        branch(3, BRANCH_HQ, "HQ", "Headquarters support centre", 2, ["*"]),
+    ]
+
+
+# (id, login, name, branch, skills, phone); eng-1 is the agent of the README's curl command.
+ENGINEERS = [
+    ("0192f000-0000-7000-8000-0000000de001", "eng-1", "Wang Qiang", BRANCH_SH,
+     ["Huawei S5735 core switch", "network", "hardware"], "138 0000 0001"),
+    ("0192f000-0000-7000-8000-0000000de002", "eng-2", "Zhang Li", BRANCH_SH,
+     ["APC Smart-UPS SRT 10kVA", "network", "software"], "138 0000 0002"),
+    ("0192f000-0000-7000-8000-0000000de003", "eng-3", "Liu Yang", BRANCH_HZ,
+     ["Dell PowerEdge R750 (HIS database)", "hardware"], "138 0000 0003"),
+    ("0192f000-0000-7000-8000-0000000de004", "eng-4", "Sun Hao", BRANCH_HZ,
+     ["network", "software"], "138 0000 0004"),
+    ("0192f000-0000-7000-8000-0000000de005", "eng-hq-1", "Chen Gang", BRANCH_HQ,
+     ["Huawei S5735 core switch", "Dell PowerEdge R750 (HIS database)", "network", "hardware"],
+     "138 0000 0005"),
+]  # fmt: skip
+
+
+def engineers() -> list[Create]:
+    return [
+        Create(
+            f"engineer {name}",
+            "/v1/engineers",
+            f"demo-engineer-{n}",
+            {
+                "id": id_,
+                "user_id": login,
+                "name": name,
+                "branch_id": branch,
+                "skills": skills,
+                "languages": ["zh-CN", "en"] if n == 5 else ["zh-CN"],
+                "phone": phone,
+                "email": f"{login}@aftercare.example.cn",
+                "max_open": 8,
+            },
+        )
+        for n, (id_, login, name, branch, skills, phone) in enumerate(ENGINEERS, start=1)
+    ]
+
+
+def shifts() -> list[Create]:
+    """Day and night duty in Shanghai, office hours plus a 24-hour duty engineer in Hangzhou,
+    and headquarters around the clock: someone can take a ticket whenever `make up` runs."""
+
+    def shift(n: int, engineer: int, weekdays: list[int], starts: str, ends: str) -> Create:
+        body = {"engineer_id": ENGINEERS[engineer][0], "weekdays": weekdays}
+        body |= {"starts": starts, "ends": ends, "time_zone": "Asia/Shanghai"}
+        label = f"shift of {ENGINEERS[engineer][2]} {starts}-{ends}"
+        return Create(label, "/v1/shifts", f"demo-shift-{n}", body)
+
+    return [
+        shift(1, 0, ALL_WEEK, "08:30", "17:00"),
+        shift(2, 1, ALL_WEEK, "17:00", "08:30"),
+        shift(3, 2, [1, 2, 3, 4, 5], "08:30", "17:00"),
+        shift(4, 3, ALL_WEEK, "00:00", "00:00"),
+        shift(5, 4, ALL_WEEK, "00:00", "00:00"),
+    ]
+
+
+def vendors() -> list[Create]:
+    def vendor(n: int, name: str, products: list[str], channel: str, address: str) -> Create:
+        body = {"name": name, "products": products}
+        body |= {"escalation_channel": channel, "escalation_address": address}
+        return Create(f"vendor {name}", "/v1/vendors", f"demo-vendor-{n}", body)
+
+    return [
+        vendor(1, "Huawei TAC", ["Huawei S5735 core switch"], "phone", "400-822-9999"),
+        vendor(
+            2,
+            "Dell ProSupport",
+            ["Dell PowerEdge R750 (HIS database)"],
+            "portal",
+            "https://www.dell.com/support",
+        ),
+        vendor(
+            3,
+            "APC by Schneider Electric",
+            ["APC Smart-UPS SRT 10kVA"],
+            "email",
+            "support.cn@se.example.com",
+        ),
+    ]
+
+
 def tickets() -> list[Create]:
     def ticket(n: int, subject: str, description: str, severity: int, **extra) -> Create:
         body = {
@@ -240,6 +344,10 @@ STEPS: list[tuple[str, Callable[[], list[Create]]]] = [
     ("contacts", contacts),
     ("contracts", contracts),
     ("assets", assets),
+    ("branches", branches),
+    ("engineers", engineers),
+    ("shifts", shifts),
+    ("vendors", vendors),
     ("tickets", tickets),
 ]
 

@@ -7,8 +7,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import crud
+from dispatch.crud import IdTaken
 from dispatch.models import Branch
 from dispatch.schemas import BranchCreate, BranchUpdate
+from shared.db import new_id
 from shared.http import Conflict, NotFound
 
 
@@ -23,7 +25,9 @@ class BranchCodeTaken(Conflict):
 
 
 async def create(session: AsyncSession, body: BranchCreate) -> Branch:
-    row = Branch(**body.model_dump())
+    if body.id is not None and await session.get(Branch, body.id) is not None:
+        raise IdTaken(f"a branch with id {body.id} exists")
+    row = Branch(**body.model_dump(exclude={"id"}), id=body.id or new_id())
     session.add(row)
     try:
         await session.flush()

@@ -17,6 +17,11 @@ M = TypeVar("M", bound=SQLModel)
 MAX_LIMIT = 200
 
 
+class IdTaken(http.Conflict):
+    type = "id-taken"
+    title = "A resource with this id exists"
+
+
 class InvalidReference(http.Problem):
     status = 422
     type = "invalid-reference"

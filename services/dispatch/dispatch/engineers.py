@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dispatch import crud, duty, roster, routing
 from dispatch.models import Branch, Engineer, EngineerLoad
 from dispatch.schemas import EngineerCreate, EngineerRead, EngineerUpdate, OnDutyRead
+from shared.db import new_id
 from shared.http import Conflict, NotFound
 
 
@@ -54,7 +55,9 @@ async def create(session: AsyncSession, body: EngineerCreate) -> EngineerView:
     tier = body.tier or branch.tier
     if tier != branch.tier:
         raise TierMismatch(f"tier {tier} in a tier-{branch.tier} branch")
-    row = Engineer(**body.model_dump(exclude={"tier"}), tier=tier)
+    if body.id is not None and await session.get(Engineer, body.id) is not None:
+        raise crud.IdTaken(f"an engineer with id {body.id} exists")
+    row = Engineer(**body.model_dump(exclude={"tier", "id"}), tier=tier, id=body.id or new_id())
     session.add(row)
     try:
         await session.flush()

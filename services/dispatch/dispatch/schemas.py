@@ -49,6 +49,9 @@ class _Read(BaseModel):
 
 
 class BranchCreate(_Body):
+    id: uuid.UUID | None = Field(
+        None, description="A client-chosen id (imports, fixed demo data); default: a new UUIDv7"
+    )
     code: str = Field(min_length=1, max_length=50, description="Short unique code, e.g. SH")
     name: Name
     tier: Tier12 = Field(1, description="1 local branch, 2 headquarters")
@@ -96,6 +99,9 @@ BranchPage = Page[BranchRead]
 
 
 class EngineerCreate(_Body):
+    id: uuid.UUID | None = Field(
+        None, description="A client-chosen id (imports, fixed demo data); default: a new UUIDv7"
+    )
     user_id: str = Field(min_length=1, max_length=200, description="Login: the token's `sub`")
     name: Name
     phone: str | None = None
@@ -300,6 +306,9 @@ EscalationChannel = Literal["phone", "email", "portal", "api", "other"]
 
 
 class VendorCreate(_Body):
+    id: uuid.UUID | None = Field(
+        None, description="A client-chosen id (imports, fixed demo data); default: a new UUIDv7"
+    )
     name: Name
     products: Tags = Field(default_factory=list, description="Product tags it supports")
     contact_name: str | None = None

@@ -9,8 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import crud, routing
+from dispatch.crud import IdTaken
 from dispatch.models import Vendor
 from dispatch.schemas import VendorCreate, VendorUpdate
+from shared.db import new_id
 from shared.http import Conflict, NotFound
 
 
@@ -25,7 +27,9 @@ class VendorNameTaken(Conflict):
 
 
 async def create(session: AsyncSession, body: VendorCreate) -> Vendor:
-    row = Vendor(**body.model_dump())
+    if body.id is not None and await session.get(Vendor, body.id) is not None:
+        raise IdTaken(f"a vendor with id {body.id} exists")
+    row = Vendor(**body.model_dump(exclude={"id"}), id=body.id or new_id())
     session.add(row)
     try:
         await session.flush()

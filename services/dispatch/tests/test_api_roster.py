@@ -288,3 +288,16 @@ async def test_vendors_are_listed_by_product(client, auth):
 
     assert created.status_code == 201
     assert [v["id"] for v in found.json()["items"]] == [created.json()["id"]]
+
+
+async def test_a_client_may_choose_the_id_once(client, auth):
+    chosen = str(new_id())
+    body = {"id": chosen, "code": unique("ID"), "name": "Chosen"}
+
+    first = await client.post("/v1/branches", json=body, headers=auth(**MANAGER))
+    again = await client.post(
+        "/v1/branches", json={**body, "code": unique("ID")}, headers=auth(**MANAGER)
+    )
+
+    assert first.status_code == 201 and first.json()["id"] == chosen
+    assert again.status_code == 409 and again.json()["type"].endswith("/id-taken")
