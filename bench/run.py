@@ -27,7 +27,7 @@ BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
 
 # Each module has main(argv: list[str]) -> dict, the JSON-able result.
-BENCHMARKS = ("ticket_flow", "intake_lists", "sla", "inbound")
+BENCHMARKS = ("ticket_flow", "intake_lists", "sla", "inbound", "dispatch")
 
 
 def lenient_flags() -> None:
