@@ -409,3 +409,20 @@ async def _last_ticket(app, region):
                 {"r": region},
             )
         ).scalar_one()
+
+
+async def test_a_freed_place_goes_to_the_ticket_waiting_in_the_queue(app, client, auth):
+    region = unique("CN")
+    branch = await new_branch(client, auth, regions=[region])
+    engineer = await new_engineer(client, auth, branch, max_open=1)
+    first, waiting = ticket_created(region=region), ticket_created(region=region)
+    await deliver(app, first, waiting)
+    assert await assignments_of(client, auth, waiting.subject) == []
+
+    await deliver(app, status_event(events.TicketResolved, first.subject, seq=3))
+
+    taken = await wait_until(lambda: assignments_of(client, auth, waiting.subject), timeout=20)
+    assert taken[0]["engineer_id"] == engineer["id"]
+    assert taken[0]["decision"] is None  # list view; the detail shows the decision
+    detail = (await client.get(f"/v1/assignments/{taken[0]['id']}", headers=auth())).json()
+    assert detail["decision"]["trigger"] == "requeue"
