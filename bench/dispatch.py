@@ -81,6 +81,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--prefetch", type=int, default=16, help="AFTERCARE_CONSUMER_PREFETCH")
     p.add_argument("--drain-timeout", type=float, default=300.0)
     p.add_argument("--keep", action="store_true", help="leave the database in place")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the workers under cProfile (.prof files "
+        "beside their logs; slower, for finding where the time goes)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.branches, args.engineers, args.open = 20, 800, 20_000
@@ -233,17 +239,19 @@ def open_logs(logs: Path, n: int) -> list[Any]:
 
 
 async def start_workers(
-    n: int, env: dict[str, str], logs: Path
+    n: int, env: dict[str, str], logs: Path, *, profile: bool = False
 ) -> list[asyncio.subprocess.Process]:
     """Starts the workers, their stderr to ``logs``/worker-<i>.log (a pipe nobody reads
     would stall a worker that logs a lot), and waits until each consumes."""
     files = open_logs(logs, n)
     procs = []
     try:
-        for err in files:
+        for i, err in enumerate(files):
+            prof = ["-m", "cProfile", "-o", str(logs / f"worker-{i}.prof")] if profile else []
             procs.append(
                 await asyncio.create_subprocess_exec(
                     sys.executable,
+                    *prof,
                     "-m",
                     "dispatch.worker",
                     cwd=REPO,
@@ -491,7 +499,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             f"in {setup['load_seconds']}s")  # fmt: skip
         env = {**os.environ, **test_run.env()}
         logs = REPO / "var" / "bench" / f"dispatch-{stamp}"
-        workers = await start_workers(args.workers, env, logs)
+        workers = await start_workers(args.workers, env, logs, profile=args.profile)
         result["worker_logs"] = str(logs.relative_to(REPO))
         log(f"{args.workers} workers ready")
         meter = CpuMeter([w.pid for w in workers])

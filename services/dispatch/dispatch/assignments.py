@@ -36,6 +36,16 @@ A = Assignment.__table__
 ATTEMPTS = 8
 
 
+# Set in session.info once the transaction holds an engineer_load row lock.
+HOLDS_LOAD_ROWS = "dispatch.holds_load_rows"
+
+
+class RoutingContention(RuntimeError):
+    """Routing would have to wait for an engineer's row while this transaction holds others'
+    (a batch of events in one transaction). The consumer then rolls the batch back and handles
+    its events one per transaction, where the wait is safe."""
+
+
 class AssignmentNotFound(NotFound):
     type = "assignment-not-found"
     title = "Assignment not found"
@@ -187,8 +197,11 @@ async def route(
         )
         if decision.outcome == "queued":
             break
-        taken = await _take_capacity(conn, decision.ranked)
+        taken = await _take_capacity(
+            conn, decision.ranked, holding=session.info.get(HOLDS_LOAD_ROWS, False)
+        )
         if taken is not None:
+            session.info[HOLDS_LOAD_ROWS] = True
             winner, skipped = taken
             if skipped:
                 decision.notes.append(
@@ -283,7 +296,7 @@ _TAKE_WAITING = text(
 
 
 async def _take_capacity(
-    conn: asyncpg.Connection, ranked: list[uuid.UUID]
+    conn: asyncpg.Connection, ranked: list[uuid.UUID], *, holding: bool = False
 ) -> tuple[uuid.UUID, int] | None:
     """Takes one unit of capacity from the best-ranked engineer who still has room: the best
     one whose load row no other transaction holds at this moment, else (all are being
@@ -299,6 +312,10 @@ async def _take_capacity(
     # one picked turned out full). Give back any row lock this attempt took, then wait for
     # the best one: holding no other engineer's row, this wait cannot close a cycle.
     await conn.execute("ROLLBACK TO SAVEPOINT take_capacity")
+    if holding:
+        # This transaction already holds rows of engineers it assigned earlier (the consumer
+        # handles a batch of events in one transaction): waiting now could deadlock.
+        raise RoutingContention("the engineers are being assigned by another transaction")
     got = await conn.fetchval(_TAKE_ONE, ranked[0])
     return (got, 0) if got is not None else None
 

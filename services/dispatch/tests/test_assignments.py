@@ -1,10 +1,13 @@
 """Routing tickets to engineers, the engineers' actions and the managers' moves, end to end
 through the handlers and the API against the real database."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
+from dispatch import assignments, sql
 from shared import events
 from shared.ids import new_id
 from shared.testing import wait_until
@@ -426,3 +429,21 @@ async def test_a_freed_place_goes_to_the_ticket_waiting_in_the_queue(app, client
     assert taken[0]["decision"] is None  # list view; the detail shows the decision
     detail = (await client.get(f"/v1/assignments/{taken[0]['id']}", headers=auth())).json()
     assert detail["decision"]["trigger"] == "requeue"
+
+
+async def test_a_transaction_holding_an_engineer_row_never_waits_for_another(app, client, auth):
+    branch = await new_branch(client, auth, regions=[unique("CN")])
+    engineer = await new_engineer(client, auth, branch)
+    busy = uuid.UUID(engineer["id"])
+
+    async with app.state.sessionmaker() as holder, app.state.sessionmaker() as batch:
+        await (await sql.driver(holder)).execute(
+            "UPDATE engineer_load SET open_count = open_count WHERE engineer_id = $1", busy
+        )
+        with pytest.raises(assignments.RoutingContention):
+            await assignments._take_capacity(await sql.driver(batch), [busy], holding=True)
+        await holder.rollback()
+        taken = await assignments._take_capacity(await sql.driver(batch), [busy], holding=True)
+        await batch.rollback()
+
+    assert taken == (busy, 0)
