@@ -5,7 +5,7 @@ import uuid
 
 from fastapi import APIRouter, Query, Request, Response
 
-from dispatch import assignments, escalations, queries
+from dispatch import actions, escalations, queries
 from dispatch.api.common import PROBLEMS, create, tag
 from dispatch.api.deps import Cursor, IdempotencyKey, IfMatch, Limit, ManagerDep, StaffDep
 from dispatch.assignments import Cause, NotYourAssignment
@@ -73,7 +73,7 @@ async def create_assignment(
     relieved. The engineer must be active, of the ticket's tier and under capacity."""
 
     async def run():
-        row = await assignments.assign_manually(
+        row = await actions.assign_manually(
             session, body.ticket_id, body.engineer_id, actor=actor, reason=body.reason
         )
         read = (await queries.assignment_reads(session, [row], detail=True))[0]
@@ -171,7 +171,7 @@ async def accept_assignment(
     if_match: IfMatch = None,
 ):
     """The engineer takes the ticket: the first response (`ticket.acknowledged`)."""
-    await assignments.accept(session, assignment_id, actor=actor, if_match=if_match)
+    await actions.accept(session, assignment_id, actor=actor, if_match=if_match)
     await session.commit()
     return await _answer(session, response, assignment_id)
 
@@ -186,7 +186,7 @@ async def decline_assignment(
     if_match: IfMatch = None,
 ):
     """The engineer refuses, with a reason; the ticket goes to the next candidate."""
-    await assignments.decline(
+    await actions.decline(
         session, assignment_id, actor=actor, reason=body.reason, if_match=if_match
     )
     await session.commit()
@@ -203,7 +203,7 @@ async def hand_back_assignment(
     if_match: IfMatch = None,
 ):
     """The engineer gives an accepted ticket back, with a reason; it is routed again."""
-    await assignments.hand_back(
+    await actions.hand_back(
         session, assignment_id, actor=actor, reason=body.reason, if_match=if_match
     )
     await session.commit()
@@ -222,7 +222,7 @@ async def check_in_on_site(
     """The engineer arrived on site (`visit.checked_in`), with time and optional position."""
 
     async def run():
-        visit = await assignments.check_in(
+        visit = await actions.check_in(
             session,
             assignment_id,
             actor=actor,
@@ -248,7 +248,7 @@ async def reassign_assignment(
 ):
     """Move the ticket to another engineer (managers): the one named, or the rules' next
     choice. Answers the new assignment, or null if the ticket now waits in its queue."""
-    row = await assignments.reassign(
+    row = await actions.reassign(
         session, assignment_id, body.engineer_id, actor=actor, reason=body.reason, if_match=if_match
     )
     await session.commit()
