@@ -84,5 +84,18 @@ def is_transient(exc: BaseException) -> bool:
         asyncpg.SerializationError,
         asyncpg.DeadlockDetectedError,
     )
-    cause = getattr(exc, "orig", None) or exc.__cause__
-    return isinstance(exc, transient) or (cause is not None and isinstance(cause, transient))
+    # SQLAlchemy wraps the driver's error (exc.orig), whose own cause is asyncpg's exception;
+    # walk the chain, and also accept the SQLSTATEs of a deadlock or serialization failure.
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, transient):
+            return True
+        if getattr(current, "sqlstate", None) in RETRYABLE_SQLSTATES:
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
+
+
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock

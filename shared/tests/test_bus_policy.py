@@ -29,6 +29,13 @@ def test_queue_names_hang_off_the_service_queue():
     assert parked_queue("t_1.dispatch") == "t_1.dispatch.parked"
 
 
+def _wrapped(cause: BaseException) -> Exception:
+    """What SQLAlchemy's asyncpg adapter raises: its own error caused by asyncpg's."""
+    adapted = Exception("adapted driver error")
+    adapted.__cause__ = cause
+    return adapted
+
+
 @pytest.mark.parametrize(
     "error",
     [
@@ -38,6 +45,8 @@ def test_queue_names_hang_off_the_service_queue():
         asyncpg.exceptions.SerializationError("retry"),
         sa_exc.OperationalError("select 1", {}, OSError("reset")),
         sa_exc.InterfaceError("select 1", {}, Exception("closed"), connection_invalidated=True),
+        sa_exc.DBAPIError("update", {}, _wrapped(asyncpg.exceptions.DeadlockDetectedError("x"))),
+        sa_exc.DBAPIError("update", {}, _wrapped(asyncpg.exceptions.SerializationError("x"))),
     ],
 )
 def test_infrastructure_failures_are_transient(error):
