@@ -80,6 +80,7 @@ def is_transient(exc: BaseException) -> bool:
         TimeoutError,
         asyncpg.PostgresConnectionError,
         asyncpg.CannotConnectNowError,
+        asyncpg.TooManyConnectionsError,
         asyncpg.InterfaceError,
         asyncpg.SerializationError,
         asyncpg.DeadlockDetectedError,

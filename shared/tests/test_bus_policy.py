@@ -47,6 +47,7 @@ def _wrapped(cause: BaseException) -> Exception:
         sa_exc.InterfaceError("select 1", {}, Exception("closed"), connection_invalidated=True),
         sa_exc.DBAPIError("update", {}, _wrapped(asyncpg.exceptions.DeadlockDetectedError("x"))),
         sa_exc.DBAPIError("update", {}, _wrapped(asyncpg.exceptions.SerializationError("x"))),
+        asyncpg.exceptions.TooManyConnectionsError("remaining connection slots are reserved"),
     ],
 )
 def test_infrastructure_failures_are_transient(error):
