@@ -30,6 +30,23 @@ RESULTS = BENCH / "results"
 BENCHMARKS = ("ticket_flow", "intake_lists", "sla", "inbound", "dispatch")
 
 
+def dumps(value: object, indent: int = 0, width: int = 100) -> str:
+    """JSON indented like json.dumps(indent=2), except that an object or list that fits on
+    one line (within ``width``) stays on one line: a short figure reads as one."""
+    flat = json.dumps(value)
+    if not isinstance(value, dict | list) or not value or indent + len(flat) <= width:
+        return flat
+    pad, inner = " " * indent, " " * (indent + 2)
+    if isinstance(value, dict):
+        items = [
+            f"{inner}{json.dumps(k)}: {dumps(v, indent + 2, width - len(json.dumps(k)) - 2)}"
+            for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    items = [f"{inner}{dumps(v, indent + 2, width)}" for v in value]
+    return "[\n" + ",\n".join(items) + f"\n{pad}]"
+
+
 def lenient_flags() -> None:
     """With several benchmarks, each ignores (and names) the flags meant for the others:
     argparse's parse_args becomes parse_known_args plus a note on stderr."""
@@ -73,7 +90,7 @@ def main() -> int:
             traceback.print_exc()
             failed.append(name)
             continue
-        text = json.dumps(result, indent=2)
+        text = dumps(result)
         print(text, flush=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         path = RESULTS / f"{name}-{stamp}.json"

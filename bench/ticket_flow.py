@@ -108,8 +108,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--wait-quiet", type=float, default=0.0, help="before the run and each "
                    "window, wait up to this long until the rest of the machine uses under 15 %% "
                    "of a core (a shared machine); not counted in --budget")  # fmt: skip
-    p.add_argument("--noise-retries", type=int, default=2, help="repeat a failed step when "
-                   "something else used the CPU meanwhile, at most this often")  # fmt: skip
+    p.add_argument("--noise-retries", type=int, default=2, help="repeat a failed step (and "
+                   "the ceiling) when something else used the CPU meanwhile, at most this often "
+                   "in the search and as often for the ceiling")  # fmt: skip
     p.add_argument("--keep", action="store_true", help="leave the stack and database in place")
     args = p.parse_args(argv)
     if args.quick:
@@ -173,6 +174,10 @@ def git_commit() -> dict[str, Any]:
         return out.stdout.strip()
 
     return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(git("status", "--porcelain"))}
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def machine() -> dict[str, Any]:
@@ -499,6 +504,19 @@ class Probe:
             return 0
         return int(value or 0)
 
+    async def events_per_ticket(self) -> dict[str, float]:
+        """Events written to each schema's outbox per ticket accepted, over the whole run, by
+        type (``intake:ticket.created``): what one ticket costs the bus."""
+        assert self.db is not None
+        tickets = await self.db.fetchval("SELECT count(*) FROM intake.ticket") or 1
+        out = {}
+        for s in SCHEMAS:
+            rows = await self.db.fetch(
+                f"SELECT type, count(*) AS n FROM {s}.outbox GROUP BY type ORDER BY type"
+            )
+            out.update({f"{s}:{r['type']}": round(r["n"] / tickets, 3) for r in rows})
+        return out
+
     async def e2e(self, org: uuid.UUID) -> dict[str, Any]:
         assert self.db is not None
         row = await self.db.fetchrow(self.e2e_sql, org)
@@ -624,6 +642,7 @@ class Bench:
             org = uuid.uuid4()
             headers = {"Content-Type": "application/json"}
             async with new_session(a.connections, a.timeout) as session:
+                noisy = 0
                 while True:
                     if a.wait_quiet:
                         await self.quiet()
@@ -639,13 +658,12 @@ class Bench:
                     )
                     result["cpu_pct"] = self.cpu.percent(before, self.cpu.sample())
                     other = result["cpu_pct"]["other"]
-                    if other <= NOISY_PCT or self.noise_retries <= 0:
+                    if noisy:
+                        result["noisy_attempts"] = noisy
+                    if other <= NOISY_PCT or noisy >= a.noise_retries:
                         break
-                    self.noise_retries -= 1
-                    log(
-                        f"  {result['per_s']}/s while {other:.0f} % of a core went elsewhere: again"
-                    )
-                    result["noisy_attempts"] = result.get("noisy_attempts", 0) + 1
+                    log(f"  {result['per_s']}/s with {other:.0f} % of a core busy elsewhere: again")
+                    noisy += 1
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
@@ -775,14 +793,6 @@ class Bench:
         if why:
             result["why_not"] = why
         steps.append(result)
-        other = result["cpu_pct"]["other"]
-        if why and other > NOISY_PCT and self.noise_retries > 0:
-            # Something outside the stack took the CPU (a test suite, another stack): this
-            # failure says little about the stack. Keep it, marked, and measure the rate again.
-            self.noise_retries -= 1
-            result["noisy"] = True
-            log(f"  not sustained while {other:.0f} % of a core went elsewhere: again")
-            return await self.step(rate, steps)
         log(
             f"  offered {result['offered_per_s']}/s accepted {result['accepted_per_s']}/s "
             f"accept p99 {result['accept_ms']['p99']} ms e2e p99 {result['e2e_ms']['p99']} ms "
@@ -790,6 +800,14 @@ class Bench:
             f"new db connections {result['db_connections_opened']} cpu "
             f"{result['cpu_pct']} -> {'sustained' if not why else '; '.join(why)}"
         )
+        other = result["cpu_pct"]["other"]
+        if why and other > NOISY_PCT and self.noise_retries > 0:
+            # Something outside the stack took the CPU (a test suite, another stack): this
+            # failure says little about the stack. Keep it, marked, and measure the rate again.
+            self.noise_retries -= 1
+            result["noisy"] = True
+            log(f"  {other:.0f} % of a core was busy elsewhere meanwhile: again")
+            return await self.step(rate, steps)
         return not why
 
     def time_left(self) -> float:
@@ -851,7 +869,7 @@ class Bench:
             "benchmark": NAME,
             "started_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             "git": git_commit(),
-            "machine": {**machine(), "loadavg_before": list(os.getloadavg())},
+            "machine": {**machine(), "loadavg_before": loadavg()},
             "stack": {
                 "via": "make start",
                 "gateway": self.gateway,
@@ -906,14 +924,24 @@ class Bench:
             half = sustained / 2 if sustained else min(10.0, a.start_rate)
             if not await self.settle(a.drain_timeout):
                 log("warning: the stack had not settled before the half-rate window")
-            log(f"half rate: {half:.0f}/s for {a.half_seconds:.0f} s")
-            at_half = await self.window(half, a.half_seconds)
-            at_half["sustained"] = not self.judge(at_half)
+            noisy: list[dict[str, Any]] = []
+            while True:
+                log(f"half rate: {half:.0f}/s for {a.half_seconds:.0f} s")
+                at_half = await self.window(half, a.half_seconds)
+                at_half["sustained"] = not self.judge(at_half)
+                other = at_half["cpu_pct"]["other"]
+                log(
+                    f"  accept p99 {at_half['accept_ms']['p99']} ms, e2e p50 "
+                    f"{at_half['e2e_ms']['p50']} p99 {at_half['e2e_ms']['p99']} ms, "
+                    f"{other:.0f} % of a core busy elsewhere"
+                )
+                if other <= NOISY_PCT or len(noisy) >= a.noise_retries:
+                    break
+                noisy.append({k: at_half[k] for k in ("accept_ms", "e2e_ms", "cpu_pct")})
+            if noisy:
+                at_half["noisy_attempts"] = noisy
             result["at_half_rate"] = at_half
-            log(
-                f"  accept p99 {at_half['accept_ms']['p99']} ms, "
-                f"e2e p50 {at_half['e2e_ms']['p50']} p99 {at_half['e2e_ms']['p99']} ms"
-            )
+            result["events_per_ticket"] = await self.probe.events_per_ticket()
             e2e_p99 = at_half["e2e_ms"]["p99"]
             result["targets"] = {
                 "ratio_ge_0.20": bool(result["ratio_to_ceiling"])
@@ -933,7 +961,7 @@ class Bench:
                 log(f"dropping {self.run.database} and the broker objects")
                 with contextlib.suppress(Exception):
                     await self.run.teardown()
-        result["machine"]["loadavg_after"] = list(os.getloadavg())
+        result["machine"]["loadavg_after"] = loadavg()
         result["machine"]["waited_for_quiet_s"] = round(self.waited, 1)
         result["finished_at"] = (
             datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
