@@ -2,11 +2,12 @@
 
 import json
 
+import asyncpg
 from sqlalchemy import text
 
 from intake import tickets
 from intake.schemas import TicketCreate
-from shared import events
+from shared import events, outbox
 from shared.auth import Actor
 from shared.ids import new_id
 from shared.testing import Tap, wait_until
@@ -61,8 +62,6 @@ async def test_committed_ticket_has_exactly_one_event_with_seq_1(app, client):
 async def test_seq_counts_events_per_subject(app):
     subject = new_id()
     async with app.state.sessionmaker() as session:
-        from shared import outbox
-
         for _ in range(3):
             await outbox.add(session, _status_event(subject))
         await session.commit()
@@ -116,3 +115,41 @@ def _status_event(subject):
             changed_at=datetime.now(UTC),
         ),
     )
+
+
+async def test_add_many_numbers_each_subject_on_from_its_counter(app):
+    a, b = new_id(), new_id()
+    async with app.state.sessionmaker() as session:
+        await outbox.add(session, _status_event(a))
+        await session.commit()
+    conn = await asyncpg.connect(app.state.settings.libpq_database_url())
+    try:
+        async with conn.transaction():
+            await outbox.add_many(
+                conn,
+                "intake",
+                [
+                    _status_event(a),
+                    _status_event(b),
+                    _status_event(a),
+                    _status_event(b),
+                    _status_event(a),
+                ],
+            )
+        rows = await conn.fetch(
+            "SELECT subject, seq, (payload->>'seq')::int AS payload_seq FROM intake.outbox "
+            "WHERE subject = ANY($1::uuid[]) ORDER BY position",
+            [a, b],
+        )
+    finally:
+        await conn.close()
+
+    assert [(r["subject"], r["seq"]) for r in rows] == [
+        (a, 1),
+        (a, 2),
+        (b, 1),
+        (a, 3),
+        (b, 2),
+        (a, 4),
+    ]
+    assert all(r["seq"] == r["payload_seq"] for r in rows)

@@ -30,7 +30,7 @@ import orjson
 from fastapi import FastAPI
 from sqlalchemy import delete, select, text
 
-from shared import events
+from shared import events, outbox
 from sla_timer import metrics, schedules, timers
 from sla_timer.models import RebuildRequest
 from sla_timer.settings import Settings
@@ -45,31 +45,6 @@ WHERE next_fire_at <= now()
 ORDER BY next_fire_at
 LIMIT $1
 FOR UPDATE SKIP LOCKED
-"""
-
-# shared.outbox.add for a whole batch in one statement: the per-subject counters move by the
-# number of events each subject gets, and the events are numbered gap-free within that range
-# in batch order (DESIGN §4, docs/architecture.md). One statement also means one NOTIFY.
-_OUTBOX = """
-WITH ev AS (
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[])
-        WITH ORDINALITY AS e(id, type, subject, payload, ord)
-),
-counts AS (SELECT subject, count(*) AS n FROM ev GROUP BY subject),
-s AS (
-    INSERT INTO {schema}.outbox_seq AS q (subject, seq)
-    SELECT subject, n FROM counts
-    ON CONFLICT (subject) DO UPDATE SET seq = q.seq + EXCLUDED.seq
-    RETURNING q.subject, q.seq
-),
-numbered AS (
-    SELECT ev.id, ev.type, ev.subject, ev.payload, ev.ord,
-           s.seq - counts.n + row_number() OVER (PARTITION BY ev.subject ORDER BY ev.ord) AS seq
-    FROM ev JOIN counts USING (subject) JOIN s USING (subject)
-)
-INSERT INTO {schema}.outbox (id, type, subject, seq, payload, headers)
-SELECT id, type, subject, seq, jsonb_set(payload::jsonb, '{{seq}}', to_jsonb(seq)), '{{}}'::jsonb
-FROM numbered ORDER BY ord
 """
 
 _UPDATE = """
@@ -122,7 +97,6 @@ class TimerScanner:
         self._wake = asyncio.Event()
         self.ready = asyncio.Event()  # set once connected and listening
         self._select = _SELECT_DUE.format(schema=schema)
-        self._outbox = _OUTBOX.format(schema=schema)
         self._update = _UPDATE.format(schema=schema)
         self.fired_total = 0
 
@@ -180,12 +154,11 @@ class TimerScanner:
             if not rows:
                 return 0
             now = await conn.fetchval("SELECT now()")
-            outbox_rows: list[tuple[Any, ...]] = []
+            outbox_events: list[events.Event] = []
             updates: list[list[Any]] = [[] for _ in range(7)]
             for row in rows:
-                self._fire_row(row, now, outbox_rows, updates, fired)
-            if outbox_rows:
-                await conn.execute(self._outbox, *(list(c) for c in zip(*outbox_rows, strict=True)))
+                self._fire_row(row, now, outbox_events, updates, fired)
+            await outbox.add_many(conn, self.schema, outbox_events)
             await conn.execute(self._update, *updates)
         finished = datetime.now(UTC)
         metrics.SCAN_SECONDS.observe(time.perf_counter() - started)
@@ -205,7 +178,7 @@ class TimerScanner:
         self,
         row: asyncpg.Record,
         now: datetime,
-        outbox_rows: list[tuple[Any, ...]],
+        outbox_events: list[events.Event],
         updates: list[list[Any]],
         fired: list[Fired],
     ) -> None:
@@ -223,7 +196,7 @@ class TimerScanner:
                 fired.append(Fired("skipped", row["kind"], row["severity"], at))
                 continue
             event = _event(row, point, at)
-            outbox_rows.append((event.id, event.type, event.subject, event.model_dump_json()))
+            outbox_events.append(event)
             records.append({**point, "fired_at": stamp, "event_id": str(event.id)})
             fired.append(Fired(point["what"], row["kind"], row["severity"], at))
             if point["what"] == "breach":
