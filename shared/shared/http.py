@@ -7,6 +7,7 @@ import hashlib
 import logging
 import sys
 import uuid
+from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 import orjson
@@ -253,6 +254,38 @@ def decode_cursor(cursor: str) -> list[Any]:
     if not isinstance(values, list):
         raise InvalidCursor("the cursor is not one this API returned")
     return values
+
+
+async def keyset_page(
+    session: AsyncSession,
+    stmt: Any,
+    column: Any,
+    *,
+    limit: int,
+    cursor: str | None,
+    descending: bool = False,
+    parse: Callable[[Any], Any] = lambda v: uuid.UUID(str(v)),
+) -> tuple[list[Any], str | None]:
+    """One page of ``stmt``'s rows ordered by the unique ``column``, after ``cursor``.
+
+    Keyset pagination: a deep page costs what the first does. The cursor holds the last row's
+    key; ``parse`` turns it back into a column value, and any cursor it cannot parse is a 400.
+    """
+    if cursor:
+        values = decode_cursor(cursor)
+        try:
+            if len(values) != 1:
+                raise ValueError("one key expected")
+            after = parse(values[0])
+        except (ValueError, TypeError):
+            raise InvalidCursor("the cursor is not one this API returned")
+        stmt = stmt.where(column < after if descending else column > after)
+    order = column.desc() if descending else column
+    rows = list((await session.execute(stmt.order_by(order).limit(limit + 1))).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor([str(getattr(rows[-1], column.key))]) if more and rows else None
+    return rows, next_cursor
 
 
 def etag(version: int) -> str:

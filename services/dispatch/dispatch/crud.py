@@ -72,15 +72,10 @@ async def page(
 ) -> tuple[list[M], str | None]:
     """One page of ``stmt`` in id order (UUIDv7: creation order) after ``cursor``."""
     limit = max(1, min(limit, MAX_LIMIT))
-    id_col = model.id  # type: ignore[attr-defined]
-    if cursor:
-        values = http.decode_cursor(cursor)
-        try:
-            after = uuid.UUID(str(values[0]))
-        except (ValueError, IndexError):
-            raise http.InvalidCursor("the cursor is not one this API returned")
-        stmt = stmt.where(id_col > after)
-    rows = list((await session.execute(stmt.order_by(id_col).limit(limit + 1))).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, http.encode_cursor([str(rows[-1].id)]) if more else None  # type: ignore[attr-defined]
+    return await http.keyset_page(
+        session,
+        stmt,
+        model.id,
+        limit=limit,
+        cursor=cursor,  # type: ignore[attr-defined]
+    )

@@ -35,7 +35,7 @@ from intake.schemas import (
 from shared import events, outbox
 from shared.auth import Actor
 from shared.db import utcnow
-from shared.http import check_if_match, decode_cursor, encode_cursor
+from shared.http import check_if_match, keyset_page
 
 
 def _visible(actor: Actor, org_id: uuid.UUID | None) -> bool:
@@ -43,13 +43,7 @@ def _visible(actor: Actor, org_id: uuid.UUID | None) -> bool:
 
 
 async def _page(session: AsyncSession, stmt, model, *, limit: int, cursor: str | None):
-    if cursor:
-        (last,) = decode_cursor(cursor)
-        stmt = stmt.where(model.id < uuid.UUID(str(last)))
-    rows = (await session.execute(stmt.order_by(model.id.desc()).limit(limit + 1))).scalars().all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (encode_cursor([str(rows[-1].id)]) if more and rows else None)
+    return await keyset_page(session, stmt, model.id, limit=limit, cursor=cursor, descending=True)
 
 
 def _scope(stmt, model, actor: Actor, organization_id: uuid.UUID | None):

@@ -26,7 +26,7 @@ from intake.schemas import (
 from shared import events, outbox
 from shared.auth import Actor
 from shared.db import utcnow
-from shared.http import check_if_match, decode_cursor, encode_cursor
+from shared.http import check_if_match, keyset_page
 
 # Actions people take through the API; assignment comes from dispatch and merging has its
 # own endpoint, so neither is accepted here.
@@ -372,18 +372,7 @@ async def list_(
         stmt = stmt.where(Ticket.updated_at >= f.updated_since)
     if f.q:
         stmt = stmt.where(Ticket.subject.ilike(f"%{register._like(f.q)}%"))
-    if cursor:
-        (last,) = decode_cursor(cursor)
-        try:
-            stmt = stmt.where(Ticket.id < uuid.UUID(str(last)))
-        except ValueError:
-            from shared.http import InvalidCursor
-
-            raise InvalidCursor("the cursor is not one this API returned")
-    rows = list((await session.execute(stmt.order_by(Ticket.id.desc()).limit(limit + 1))).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (encode_cursor([str(rows[-1].id)]) if more and rows else None)
+    return await keyset_page(session, stmt, Ticket.id, limit=limit, cursor=cursor, descending=True)
 
 
 # Changing --------------------------------------------------------------------------------

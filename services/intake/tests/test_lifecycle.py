@@ -367,3 +367,14 @@ async def test_a_garbage_cursor_is_400(client, auth):
     )
 
     assert response.status_code == 400
+
+
+async def test_a_well_formed_cursor_with_a_forged_key_is_400(client, auth):
+    from shared.http import encode_cursor
+
+    for path in ("/v1/tickets", "/v1/organizations", "/v1/contacts"):
+        for forged in (encode_cursor(["not-a-uuid"]), encode_cursor(["a", "b"])):
+            response = await client.get(path, params={"cursor": forged}, headers=auth())
+
+            assert response.status_code == 400, (path, response.text)
+            assert response.json()["type"].endswith("/invalid-cursor")

@@ -18,12 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.http import (
     Conflict,
-    InvalidCursor,
     NotFound,
     Problem,
     check_if_match,
-    decode_cursor,
-    encode_cursor,
+    keyset_page,
 )
 from sla_timer import calendars as cal
 from sla_timer import policies
@@ -284,13 +282,12 @@ def _ref(model: type[Calendar] | type[Policy], ref: str):
 
 
 async def _page(session: AsyncSession, model, *, limit: int, cursor: str | None):
-    query = select(model).order_by(model.key).limit(limit + 1)
-    if cursor:
-        values = decode_cursor(cursor)
-        if len(values) != 1 or not isinstance(values[0], str):
-            raise InvalidCursor("the cursor is not one this API returned")
-        query = query.where(model.key > values[0])
-    rows = list((await session.execute(query)).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor([rows[-1].key]) if more and rows else None
+    return await keyset_page(
+        session, select(model), model.key, limit=limit, cursor=cursor, parse=_key
+    )
+
+
+def _key(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("a key is a string")
+    return value
