@@ -337,12 +337,10 @@ class Consumer:
         start = time.perf_counter()
         try:
             async with self.sessionmaker() as session:
-                firsts = []
-                for _, event, handler in ready:
-                    first = await inbox.claim(session, event)
+                firsts = await inbox.claim_many(session, [event for _, event, _ in ready])
+                for (_, event, handler), first in zip(ready, firsts, strict=True):
                     if first:
                         await handler(session, event)
-                    firsts.append(first)
                 await session.commit()
         except asyncio.CancelledError:
             raise

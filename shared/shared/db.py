@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
-from sqlalchemy import MetaData
+import orjson
+from sqlalchemy import MetaData, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -19,6 +21,8 @@ from shared.settings import ServiceSettings
 
 __all__ = [
     "NAMING_CONVENTION",
+    "driver",
+    "dumps",
     "is_transient",
     "make_engine",
     "make_sessionmaker",
@@ -51,7 +55,7 @@ def make_engine(settings: ServiceSettings, **overrides) -> AsyncEngine:
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
         "pool_timeout": settings.db_pool_timeout,
-        "pool_pre_ping": True,
+        "pool_pre_ping": settings.db_pool_pre_ping,
         "connect_args": {
             "server_settings": {
                 "search_path": settings.db_schema,
@@ -62,6 +66,34 @@ def make_engine(settings: ServiceSettings, **overrides) -> AsyncEngine:
     }
     options.update(overrides)
     return create_async_engine(settings.async_database_url(), **options)
+
+
+async def driver(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under ``session``, inside the session's transaction.
+
+    For hot paths (event handlers, ticket creation): a statement sent straight to asyncpg costs
+    a fifth of the CPU the same text costs through SQLAlchemy, and asyncpg prepares and caches
+    it. The statements join the session's transaction, so they commit or roll back with it.
+    ``search_path`` is the service's schema. JSON and JSONB travel as ``str`` both ways (the
+    codecs SQLAlchemy's dialect installs on the connection): pass ``dumps(value)``.
+    """
+    conn = await session.connection()
+    adapted = (await conn.get_raw_connection()).dbapi_connection
+    raw = adapted.driver_connection
+    if not raw.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter opens the database transaction with the first statement
+        # it runs; a statement sent past it before that would commit on its own.
+        start = getattr(adapted, "_start_transaction", None)
+        if start is not None and getattr(adapted, "_transaction", False) is None:
+            await start()
+        else:
+            await session.execute(text("SELECT 1"))
+    return raw
+
+
+def dumps(value: Any) -> str:
+    """JSON text for a JSON/JSONB parameter of a :func:`driver` statement."""
+    return orjson.dumps(value).decode()
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

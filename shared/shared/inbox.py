@@ -7,9 +7,12 @@ primary key, and the loser sees the winner's committed row.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, MetaData, Table, Text, Uuid, func, text
+from collections.abc import Sequence
+
+from sqlalchemy import BigInteger, Column, DateTime, MetaData, Table, Text, Uuid, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import driver
 from shared.events import Event
 
 
@@ -27,26 +30,36 @@ def inbox_table(metadata: MetaData, schema: str) -> Table:
     )
 
 
-_CLAIM = text(
-    """
-    INSERT INTO inbox (event_id, type, source, subject, seq)
-    VALUES (:id, :type, :source, :subject, :seq)
-    ON CONFLICT (event_id) DO NOTHING
-    RETURNING event_id
-    """
-)
+_CLAIM = """
+INSERT INTO inbox (event_id, type, source, subject, seq)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::bigint[])
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id
+"""
 
 
 async def claim(session: AsyncSession, event: Event) -> bool:
     """True when this is the first time the event is handled; False for a redelivery."""
-    result = await session.execute(
+    return (await claim_many(session, [event]))[0]
+
+
+async def claim_many(session: AsyncSession, batch: Sequence[Event]) -> list[bool]:
+    """Claims a batch in one statement; per event, in order, whether to handle it.
+
+    An event id repeated within the batch is handled once: its first occurrence only.
+    """
+    conn = await driver(session)
+    rows = await conn.fetch(
         _CLAIM,
-        {
-            "id": event.id,
-            "type": event.type,
-            "source": event.source,
-            "subject": event.subject,
-            "seq": event.seq,
-        },
+        [e.id for e in batch],
+        [e.type for e in batch],
+        [e.source for e in batch],
+        [e.subject for e in batch],
+        [e.seq for e in batch],
     )
-    return result.first() is not None
+    new = {row["event_id"] for row in rows}
+    firsts = []
+    for event in batch:
+        firsts.append(event.id in new)
+        new.discard(event.id)
+    return firsts

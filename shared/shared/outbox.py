@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import metrics
+from shared.db import driver
 from shared.events import Event
 from shared.logging import current_traceparent
 
@@ -104,21 +105,19 @@ def drop_trigger_sql(schema: str) -> list[str]:
     ]
 
 
-_ADD = text(
-    """
-    WITH s AS (
-        INSERT INTO outbox_seq AS q (subject, seq) VALUES (:subject, 1)
-        ON CONFLICT (subject) DO UPDATE SET seq = q.seq + 1
-        RETURNING q.seq
-    )
-    INSERT INTO outbox (id, type, subject, seq, payload, headers)
-    SELECT :id, :type, :subject, s.seq,
-           jsonb_set(CAST(:payload AS jsonb), '{seq}', to_jsonb(s.seq)),
-           CAST(:headers AS jsonb)
-    FROM s
-    RETURNING seq
-    """
+_ADD = """
+WITH s AS (
+    INSERT INTO outbox_seq AS q (subject, seq) VALUES ($3, 1)
+    ON CONFLICT (subject) DO UPDATE SET seq = q.seq + 1
+    RETURNING q.seq
 )
+INSERT INTO outbox (id, type, subject, seq, payload, headers)
+SELECT $1, $2, $3, s.seq,
+       jsonb_set(CAST($4::text AS jsonb), '{seq}', to_jsonb(s.seq)),
+       CAST($5::text AS jsonb)
+FROM s
+RETURNING seq
+"""
 
 
 async def add(session: AsyncSession, event: Event) -> Event:
@@ -129,17 +128,11 @@ async def add(session: AsyncSession, event: Event) -> Event:
     headers: dict[str, Any] = {}
     if traceparent := current_traceparent():
         headers["traceparent"] = traceparent
-    result = await session.execute(
-        _ADD,
-        {
-            "id": event.id,
-            "type": event.type,
-            "subject": event.subject,
-            "payload": event.model_dump_json(),
-            "headers": _json(headers),
-        },
+    conn = await driver(session)
+    seq = await conn.fetchval(
+        _ADD, event.id, event.type, event.subject, event.model_dump_json(), _json(headers)
     )
-    return event.model_copy(update={"seq": result.scalar_one()})
+    return event.model_copy(update={"seq": seq})
 
 
 _ADD_MANY = """

@@ -36,6 +36,11 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = 8
     db_max_overflow: int = 4
     db_pool_timeout: float = 10.0
+    # A ping before every checkout costs a round trip per transaction (about 0.4 ms of CPU
+    # here). Without it, a connection the server dropped fails its first statement; that
+    # failure is transient (a consumer requeues, an API answers 503 with Retry-After) and
+    # SQLAlchemy then discards every pooled connection older than the failure.
+    db_pool_pre_ping: bool = False
 
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
     exchange: str = "aftercare.events"

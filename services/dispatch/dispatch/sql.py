@@ -13,21 +13,12 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import driver, dumps
+
+__all__ = ["JSON_COLUMNS", "Rec", "driver", "dumps", "rec"]
 
 JSON_COLUMNS = frozenset({"field_seqs", "reason"})
-
-
-async def driver(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection under the session, in the session's transaction."""
-    conn = await session.connection()
-    raw = (await conn.get_raw_connection()).driver_connection
-    if not raw.is_in_transaction():
-        # SQLAlchemy opens the database transaction with its first statement; a statement
-        # sent past it before that would run on its own and release any xact lock at once.
-        await session.execute(text("SELECT 1"))
-    return raw
 
 
 class Rec:
@@ -54,7 +45,3 @@ class Rec:
 
 def rec(record: asyncpg.Record | None) -> Rec | None:
     return Rec(record) if record is not None else None
-
-
-def dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()

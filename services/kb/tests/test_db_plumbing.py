@@ -1,0 +1,98 @@
+"""shared.db.driver, the batched inbox claim and the pool without pre-ping, on kb's schema.
+
+These are shared mechanisms; kb's suite hosts them because it is the smallest service with a
+database of its own.
+"""
+
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from shared import events, inbox
+from shared.db import driver, is_transient
+from shared.ids import new_id
+from shared.provision import admin_url
+
+
+def ticket_created(ticket_id=None) -> events.TicketCreated:
+    ticket_id = ticket_id or new_id()
+    return events.TicketCreated(
+        subject=ticket_id,
+        seq=1,
+        data=events.TicketCreatedData(
+            ticket_id=ticket_id,
+            ticket_number=100777,
+            kind="fault",
+            severity=3,
+            organization_id=new_id(),
+            subject="printer jams",
+            description="",
+            created_at=datetime.now(UTC),
+        ),
+    )
+
+
+async def inbox_count(app, event_id) -> int:
+    async with app.state.sessionmaker() as session:
+        result = await session.execute(
+            text("SELECT count(*) FROM inbox WHERE event_id = :id"), {"id": event_id}
+        )
+        return result.scalar_one()
+
+
+async def test_driver_statements_roll_back_with_the_session(app):
+    event = ticket_created()
+    async with app.state.sessionmaker() as session:
+        # The very first statement of the session goes through the driver: it must still run
+        # inside the session's transaction, not commit on its own.
+        assert await inbox.claim(session, event) is True
+        conn = await driver(session)
+        assert conn.is_in_transaction()
+        await session.rollback()
+    assert await inbox_count(app, event.id) == 0
+
+    async with app.state.sessionmaker() as session:
+        assert await inbox.claim(session, event) is True
+        await session.commit()
+    assert await inbox_count(app, event.id) == 1
+
+
+async def test_claim_many_handles_each_event_once_in_batch_order(app):
+    seen, a, b = ticket_created(), ticket_created(), ticket_created()
+    async with app.state.sessionmaker() as session:
+        assert await inbox.claim(session, seen) is True
+        await session.commit()
+    async with app.state.sessionmaker() as session:
+        assert await inbox.claim(session, seen) is False
+        firsts = await inbox.claim_many(session, [a, seen, b, a, b])
+        await session.commit()
+    assert firsts == [True, False, True, False, False]
+    for event in (seen, a, b):
+        assert await inbox_count(app, event.id) == 1
+
+
+async def test_pool_without_pre_ping_recovers_after_the_server_drops_its_connections(
+    app, settings
+):
+    assert settings.db_pool_pre_ping is False
+    engine = app.state.engine
+    async with app.state.sessionmaker() as session:
+        pids = {(await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()}
+    admin = await asyncpg.connect(admin_url())
+    try:
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) pid", pids)
+    finally:
+        await admin.close()
+
+    # The pooled connection is dead: its first statement fails, and the failure is transient
+    # (a consumer requeues it, an API answers 503) ...
+    with pytest.raises(Exception) as failure:
+        async with app.state.sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+    assert is_transient(failure.value)
+    # ... and the pool has let go of it: the next use gets a fresh connection.
+    async with app.state.sessionmaker() as session:
+        assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+    assert engine.pool.checkedout() == 0
