@@ -1,27 +1,32 @@
 """Events notify consumes (DESIGN §5)."""
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notify.models import Ticket
 from shared import events
 from shared.bus import Handler
+from shared.db import driver
+
+# One prepared statement on the session's asyncpg connection: a projection row per ticket is
+# the whole work of this handler, so the statement layer would be most of its cost.
+_PROJECT = """
+INSERT INTO ticket (id, organization_id, number, subject, contact_id, language, channel)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (id) DO NOTHING
+"""
 
 
 async def on_ticket_created(session: AsyncSession, event: events.TicketCreated) -> None:
     d = event.data
-    await session.execute(
-        insert(Ticket)
-        .values(
-            id=event.subject,
-            organization_id=d.organization_id,
-            number=d.ticket_number,
-            subject=d.subject,
-            contact_id=d.contact_id,
-            language=d.language,
-            channel=d.channel,
-        )
-        .on_conflict_do_nothing(index_elements=[Ticket.id])
+    conn = await driver(session)
+    await conn.execute(
+        _PROJECT,
+        event.subject,
+        d.organization_id,
+        d.ticket_number,
+        d.subject,
+        d.contact_id,
+        d.language,
+        d.channel,
     )
 
 
