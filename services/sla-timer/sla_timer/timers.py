@@ -14,20 +14,21 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
+import asyncpg
+import orjson
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
 from shared.auth import Actor
 from shared.http import NotFound
+from shared.ids import new_id
 from sla_timer import calendars as cal
-from sla_timer import catalog, deadlines, explain, policies
-from sla_timer.models import Calendar, Policy, Ticket, TicketFact, Timer
+from sla_timer import deadlines, explain, policies, reference, sql
+from sla_timer.models import Ticket, TicketFact, Timer
 from sla_timer.settings import Settings
 
 SCAN_CHANNEL = "aftercare_sla_scan"
-_calendar_cache: dict[tuple[uuid.UUID, int], cal.Calendar] = {}
 
 
 class TicketNotFound(NotFound):
@@ -35,90 +36,158 @@ class TicketNotFound(NotFound):
     title = "Ticket not found"
 
 
+_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 7401))"
+
+# The lock is taken in the statement that writes the ticket or the fact (its row comes from the
+# locked CTE, so it is written once the lock is held); the reads that follow are statements of
+# their own, so their snapshot includes whatever another transaction on the ticket committed.
+_OPEN = """
+WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 7401)))
+INSERT INTO ticket (id, organization_id, kind, severity, channel, coverage, policy_key,
+                    calendar_id, opened_at, ticket_number, on_site_required, reported_at,
+                    correlation_id)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM locked
+ON CONFLICT (id) DO NOTHING
+RETURNING id, organization_id, kind, severity, channel, coverage, policy_key, calendar_id,
+          opened_at, ticket_number, on_site_required, reported_at, correlation_id
+"""
+
+_RECORD = """
+WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($2::uuid::text, 7401)))
+INSERT INTO ticket_fact (event_id, ticket_id, source, seq, type, at, data)
+SELECT $1, $2, $3, $4, $5, $6, $7::jsonb FROM locked
+ON CONFLICT (event_id) DO NOTHING
+"""
+
+_TICKET = """
+SELECT id, organization_id, kind, severity, channel, coverage, policy_key, calendar_id,
+       opened_at, ticket_number, on_site_required, reported_at, correlation_id
+FROM ticket WHERE id = $1
+"""
+
+_FACTS = "SELECT source, seq, type, at, data::text FROM ticket_fact WHERE ticket_id = $1"
+
+_TIMERS = """
+SELECT id, kind, round, state, fire_plan::text AS fire_plan, fired::text AS fired,
+       breach_emitted_at, breach_at
+FROM timer WHERE ticket_id = $1
+FOR UPDATE
+"""
+
+_COLUMNS = (
+    "id", "kind", "round", "ticket_kind", "severity", "channel", "policy_key", "calendar_key",
+    "state", "target_seconds", "target_reason", "target_set_at", "started_at", "stopped_at",
+    "stop_reason", "due_at", "breach_at", "outcome", "segments", "pauses", "notes", "fire_plan",
+    "next_fire_at", "updated_at",
+)  # fmt: skip
+_TYPES = (
+    "uuid", "text", "int", "text", "int", "text", "text", "text",
+    "text", "bigint", "text", "timestamptz", "timestamptz", "timestamptz",
+    "text", "timestamptz", "timestamptz", "text", "text", "text", "text", "text",
+    "timestamptz", "timestamptz",
+)  # fmt: skip
+_JSONB = frozenset({"segments", "pauses", "notes", "fire_plan"})
+_KEEP = frozenset({"id", "kind", "round"})
+
+# One statement stores every clock of the ticket: new ones inserted, the others updated in
+# place (their id, creation time and what the scanner fired stay).
+_STORE = f"""
+INSERT INTO timer (ticket_id, ticket_number, organization_id, correlation_id,
+                   {", ".join(_COLUMNS)})
+SELECT $1, $2, $3, $4, {", ".join(f"u.{c}::jsonb" if c in _JSONB else f"u.{c}" for c in _COLUMNS)}
+FROM unnest({", ".join(f"${n}::{t}[]" for n, t in enumerate(_TYPES, start=5))})
+     AS u({", ".join(_COLUMNS)})
+ON CONFLICT (ticket_id, kind, round) DO UPDATE SET
+    ticket_number = EXCLUDED.ticket_number,
+    organization_id = EXCLUDED.organization_id,
+    correlation_id = EXCLUDED.correlation_id,
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS if c not in _KEEP)}
+"""
+
+_CANCEL = """
+UPDATE timer AS t SET state = 'cancelled', stopped_at = $2, stop_reason = $3,
+    fire_plan = u.plan::jsonb, next_fire_at = u.next
+FROM unnest($1::uuid[], $4::text[], $5::timestamptz[]) AS u(id, plan, next)
+WHERE t.id = u.id
+"""
+
+
 async def lock_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> None:
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 7401))"), {"k": str(ticket_id)}
-    )
+    await (await sql.driver(session)).execute(_LOCK, ticket_id)
 
 
 async def open_ticket(session: AsyncSession, event: events.TicketCreated, settings: Settings):
     """Records the projection of a new ticket and starts its clocks."""
     d = event.data
-    await lock_ticket(session, event.subject)
-    await session.execute(
-        insert(Ticket)
-        .values(
-            id=event.subject,
-            organization_id=d.organization_id,
-            kind=d.kind,
-            severity=d.severity,
-            channel=d.channel,
-            coverage=d.coverage,
-            policy_key=d.policy_key,
-            calendar_id=d.calendar_id,
-            opened_at=d.created_at,
-            ticket_number=d.ticket_number,
-            on_site_required=d.on_site_required,
-            reported_at=d.reported_at,
-            correlation_id=event.correlation_id or event.id,
-        )
-        .on_conflict_do_nothing(index_elements=[Ticket.id])
+    conn = await sql.driver(session)
+    inserted = await conn.fetchrow(
+        _OPEN,
+        event.subject,
+        d.organization_id,
+        d.kind,
+        d.severity,
+        d.channel,
+        d.coverage,
+        d.policy_key,
+        d.calendar_id,
+        d.created_at,
+        d.ticket_number,
+        d.on_site_required,
+        d.reported_at,
+        event.correlation_id or event.id,
     )
-    await rebuild(session, event.subject, settings)
+    # A ticket row written just now has no clocks yet: clocks are only stored by a derivation
+    # that read the ticket row under this lock, and ticket rows are never deleted.
+    await _rebuild(conn, event.subject, settings, ticket=sql.rec(inserted), fresh=True)
 
 
 async def record(session: AsyncSession, event: events.Event, settings: Settings) -> None:
     """Keeps a consumed event as a fact of its ticket and derives the clocks again."""
-    await lock_ticket(session, event.subject)
-    await session.execute(
-        insert(TicketFact)
-        .values(
-            event_id=event.id,
-            ticket_id=event.subject,
-            source=event.source,
-            seq=event.seq,
-            type=event.type,
-            at=deadlines.fact_time(event),
-            data=event.data.model_dump(mode="json"),
-        )
-        .on_conflict_do_nothing(index_elements=[TicketFact.event_id])
+    conn = await sql.driver(session)
+    await conn.execute(
+        _RECORD,
+        event.id,
+        event.subject,
+        event.source,
+        event.seq,
+        event.type,
+        deadlines.fact_time(event),
+        event.data.model_dump_json(),
     )
-    await rebuild(session, event.subject, settings)
+    await _rebuild(conn, event.subject, settings)
 
 
 # ---- deriving ---------------------------------------------------------------------------------
 
 
 async def load_calendar(
-    session: AsyncSession, key: str | None, fallback: str
-) -> tuple[Calendar, cal.Calendar, str | None]:
-    """The calendar row and its pure form; a note when ``key`` was unknown."""
+    conn: asyncpg.Connection, key: str | None, fallback: str
+) -> tuple[reference.CalendarEntry, str | None]:
+    """The calendar (cached per row version); a note when ``key`` was unknown."""
+    calendars, _ = await reference.lookup(conn, {k for k in (key, fallback) if k}, ())
+    return _pick_calendar(calendars, key, fallback)
+
+
+def _pick_calendar(
+    calendars: dict[str, reference.CalendarEntry], key: str | None, fallback: str
+) -> tuple[reference.CalendarEntry, str | None]:
     note = None
-    row = None
-    if key:
-        row = (
-            await session.execute(select(Calendar).where(Calendar.key == key))
-        ).scalar_one_or_none()
-        if row is None:
-            note = f"calendar {key!r} is unknown; counted on the default {fallback!r} instead"
-    if row is None:
-        row = (
-            await session.execute(select(Calendar).where(Calendar.key == fallback))
-        ).scalar_one_or_none()
-    if row is None:
+    entry = calendars.get(key) if key else None
+    if key and entry is None:
+        note = f"calendar {key!r} is unknown; counted on the default {fallback!r} instead"
+    if entry is None:
+        entry = calendars.get(fallback)
+    if entry is None:
         raise RuntimeError(f"the default calendar {fallback!r} does not exist")
-    cached = _calendar_cache.get((row.id, row.version))
-    if cached is None:
-        if len(_calendar_cache) > 256:
-            _calendar_cache.clear()
-        cached = _calendar_cache[(row.id, row.version)] = catalog.to_calendar(row)
-    return row, cached, note
+    return entry, note
 
 
-def current_calendar(ticket: Ticket, facts: list[deadlines.Fact]) -> tuple[str | None, str]:
+def current_calendar(
+    key: str | None, coverage: str, facts: list[deadlines.Fact]
+) -> tuple[str | None, str]:
     """The calendar key and coverage after the latest ``ticket.updated`` that changed them (a
-    new contract); clocks count on the ticket's current calendar."""
-    key, coverage = ticket.calendar_id, ticket.coverage
+    new contract), starting from the ticket's own; clocks count on the ticket's current
+    calendar."""
     for fact in sorted((f for f in facts if f.source == "intake"), key=lambda f: f.seq):
         changes = fact.data.get("changes") or {}
         if isinstance(changes.get("calendar_id"), dict):
@@ -128,43 +197,57 @@ def current_calendar(ticket: Ticket, facts: list[deadlines.Fact]) -> tuple[str |
     return key, coverage
 
 
+def _fallback(coverage: str, settings: Settings) -> str:
+    if coverage == "business_hours":
+        return settings.default_calendar_business
+    return settings.default_calendar_24x7
+
+
 async def rebuild(
     session: AsyncSession, ticket_id: uuid.UUID, settings: Settings, *, now: datetime | None = None
-) -> list[Timer]:
-    """Derives the ticket's clocks from its facts and stores them, keeping what was fired."""
-    ticket = (
-        await session.execute(select(Ticket).where(Ticket.id == ticket_id))
-    ).scalar_one_or_none()
+) -> list[tuple[str, int]]:
+    """Derives the ticket's clocks from its facts and stores them, keeping what was fired;
+    returns the (kind, round) of the clocks stored. The caller holds the ticket's lock."""
+    return await _rebuild(await sql.driver(session), ticket_id, settings, now=now)
+
+
+async def _rebuild(
+    conn: asyncpg.Connection,
+    ticket_id: uuid.UUID,
+    settings: Settings,
+    *,
+    ticket: sql.Rec | None = None,
+    fresh: bool = False,
+    now: datetime | None = None,
+) -> list[tuple[str, int]]:
     if ticket is None:
-        return []  # facts wait for ticket.created
+        fresh = False
+        ticket = sql.rec(await conn.fetchrow(_TICKET, ticket_id))
+        if ticket is None:
+            return []  # facts wait for ticket.created
     facts = [
-        deadlines.Fact(f.source, f.seq, f.type, f.at, f.data)
-        for f in (
-            await session.execute(select(TicketFact).where(TicketFact.ticket_id == ticket_id))
-        ).scalars()
+        deadlines.Fact(r[0], r[1], r[2], r[3], orjson.loads(r[4]))
+        for r in await conn.fetch(_FACTS, ticket_id)
     ]
-    calendar_key, coverage = current_calendar(ticket, facts)
-    fallback = (
-        settings.default_calendar_business
-        if coverage == "business_hours"
-        else settings.default_calendar_24x7
-    )
-    calendar_row, calendar, calendar_note = await load_calendar(session, calendar_key, fallback)
+    calendar_key, coverage = current_calendar(ticket.calendar_id, ticket.coverage, facts)
+    fallback = _fallback(coverage, settings)
     wanted = {ticket.policy_key, settings.default_policy}
     for fact in facts:
         change = (fact.data.get("changes") or {}).get("policy_key")
         if isinstance(change, dict):
             wanted.add(change.get("new"))
-    rows = (
-        await session.execute(select(Policy).where(Policy.key.in_([k for k in wanted if k])))
-    ).scalars()
-    known = {row.key: catalog.to_policy(row) for row in rows}
-    default = known.get(settings.default_policy) or policies.Policy(
-        key=settings.default_policy, name="missing default", rows=()
+    calendars, known = await reference.lookup(
+        conn, {k for k in (calendar_key, fallback) if k}, {k for k in wanted if k}
+    )
+    calendar_entry, calendar_note = _pick_calendar(calendars, calendar_key, fallback)
+    default = known.get(settings.default_policy) or reference.PolicyEntry(
+        None,  # type: ignore[arg-type]
+        settings.default_policy,
+        policies.Policy(key=settings.default_policy, name="missing default", rows=()),
     )
     policy_notes: dict[str | None, str] = {}
 
-    def policy_for(key: str | None) -> policies.Policy:
+    def policy_for(key: str | None) -> reference.PolicyEntry:
         if key and key in known:
             return known[key]
         if key:
@@ -172,11 +255,8 @@ async def rebuild(
         return default
 
     def targets_for(attrs: deadlines.Attributes) -> policies.Targets:
-        return policies.targets(
-            policy_for(attrs.policy_key),
-            kind=attrs.kind,
-            severity=attrs.severity,
-            channel=attrs.channel,
+        return policy_for(attrs.policy_key).targets(
+            kind=attrs.kind, severity=attrs.severity, channel=attrs.channel
         )
 
     opening = deadlines.Opening(
@@ -192,65 +272,75 @@ async def rebuild(
         on_site_required=ticket.on_site_required,
         started_at=ticket.reported_at or ticket.opened_at,
     )
+    calendar = calendar_entry.calendar
     plans = deadlines.plan(opening, facts, targets_for=targets_for, calendar=calendar)
     notes = [n for n in (calendar_note, *policy_notes.values()) if n]
 
-    existing = {
-        (t.kind, t.round): t
-        for t in (
-            await session.execute(
-                select(Timer).where(Timer.ticket_id == ticket_id).with_for_update()
-            )
-        ).scalars()
-    }
+    existing: dict[tuple[str, int], dict[str, Any]] = {}
+    if not fresh:
+        for r in await conn.fetch(_TIMERS, ticket_id):
+            timer = dict(r)
+            timer["fire_plan"] = orjson.loads(timer["fire_plan"])
+            timer["fired"] = orjson.loads(timer["fired"])
+            existing[(timer["kind"], timer["round"])] = timer
     now = now or datetime.now(UTC)
     soonest: datetime | None = None
+    columns: list[list[Any]] = [[] for _ in _COLUMNS]
     stored = []
     for made in plans:
         timer = existing.pop((made.kind, made.round), None)
-        values = _values(made, timer, ticket, calendar_row.key, policy_for, notes)
-        if timer is None:
-            timer = Timer(ticket_id=ticket.id, kind=made.kind, round=made.round, **values)
-            session.add(timer)
-        else:
-            for name, value in values.items():
-                setattr(timer, name, value)
-        stored.append(timer)
-        if timer.next_fire_at is not None and (soonest is None or timer.next_fire_at < soonest):
-            soonest = timer.next_fire_at
-    for timer in existing.values():
-        if timer.state in ("running", "paused"):
-            timer.state = "cancelled"
-            timer.stopped_at = now
-            timer.stop_reason = "the ticket no longer has this commitment"
-            timer.fire_plan = [p for p in timer.fire_plan if p["what"] == "breach"]
-            timer.next_fire_at = _first(timer.fire_plan)
-    await session.flush()
+        values = _values(made, timer, calendar_entry.key, policy_for, notes)
+        values["id"] = timer["id"] if timer else new_id()
+        values["kind"], values["round"] = made.kind, made.round
+        for column, name in zip(columns, _COLUMNS, strict=True):
+            value = values[name]
+            column.append(sql.dumps(value) if name in _JSONB else value)
+        stored.append((made.kind, made.round))
+        fire_at = values["next_fire_at"]
+        if fire_at is not None and (soonest is None or fire_at < soonest):
+            soonest = fire_at
+    if stored:
+        await conn.execute(
+            _STORE,
+            ticket.id,
+            ticket.ticket_number or 1,
+            ticket.organization_id,
+            ticket.correlation_id,
+            *columns,
+        )
+    cancelled = [t for t in existing.values() if t["state"] in ("running", "paused")]
+    if cancelled:
+        plans_left = [[p for p in t["fire_plan"] if p["what"] == "breach"] for t in cancelled]
+        await conn.execute(
+            _CANCEL,
+            [t["id"] for t in cancelled],
+            now,
+            "the ticket no longer has this commitment",
+            [sql.dumps(p) for p in plans_left],
+            [_first(p) for p in plans_left],
+        )
     if soonest is not None and soonest <= now + timedelta(seconds=1):
-        await session.execute(text(f"SELECT pg_notify('{SCAN_CHANNEL}', '')"))
+        await conn.execute(f"SELECT pg_notify('{SCAN_CHANNEL}', '')")
     return stored
 
 
 def _values(
     made: deadlines.Plan,
-    timer: Timer | None,
-    ticket: Ticket,
+    timer: dict[str, Any] | None,
     calendar_key: str,
     policy_for,
     notes: list[str],
 ) -> dict[str, Any]:
-    fired = list(timer.fired) if timer else []
-    breach_emitted = timer.breach_emitted_at if timer else None
+    fired = timer["fired"] if timer else []
+    breach_emitted = timer["breach_emitted_at"] if timer else None
     done = {p.get("threshold") if p["what"] == "warning" else p["what"] for p in fired}
     plan_points = fire_points(made, done, breach_emitted is not None)
-    outcome = _outcome(made, timer, breach_emitted)
+    outcome = _outcome(made, fired, breach_emitted)
     breach_at = made.breach_at
     if breach_at is None and outcome == "breached" and timer is not None:
-        breach_at = timer.breach_at
+        breach_at = timer["breach_at"]
     attrs = made.attributes
     return {
-        "ticket_number": ticket.ticket_number or 1,
-        "organization_id": ticket.organization_id,
         "ticket_kind": attrs.kind,
         "severity": attrs.severity,
         "channel": attrs.channel,
@@ -271,7 +361,6 @@ def _values(
         "notes": notes + made.notes,
         "fire_plan": plan_points,
         "next_fire_at": _first(plan_points),
-        "correlation_id": ticket.correlation_id,
         "updated_at": datetime.now(UTC),
     }
 
@@ -300,10 +389,10 @@ def fire_points(made: deadlines.Plan, done: set, breach_emitted: bool) -> list[d
     return points
 
 
-def _outcome(made: deadlines.Plan, timer: Timer | None, breach_emitted: datetime | None):
+def _outcome(made: deadlines.Plan, fired: list[dict[str, Any]], breach_emitted: datetime | None):
     if made.kind == "observation":
-        fired = timer is not None and any(p["what"] == "elapsed" for p in timer.fired)
-        return "elapsed" if made.reached or (made.state == "running" and fired) else None
+        elapsed = any(p["what"] == "elapsed" for p in fired)
+        return "elapsed" if made.reached or (made.state == "running" and elapsed) else None
     if made.reached:
         return "breached"
     if made.state == "stopped":
@@ -361,13 +450,11 @@ async def read_ticket(
             await session.execute(select(TicketFact).where(TicketFact.ticket_id == ticket_id))
         ).scalars()
     ]
-    calendar_key, coverage = current_calendar(ticket, facts)
-    fallback = (
-        settings.default_calendar_business
-        if coverage == "business_hours"
-        else settings.default_calendar_24x7
+    calendar_key, coverage = current_calendar(ticket.calendar_id, ticket.coverage, facts)
+    calendar_row, _ = await load_calendar(
+        await sql.driver(session), calendar_key, _fallback(coverage, settings)
     )
-    calendar_row, calendar, _ = await load_calendar(session, calendar_key, fallback)
+    calendar = calendar_row.calendar
     items = []
     for timer in timers:
         clock_cal = deadlines.WALL_CLOCK if timer.kind == "observation" else calendar

@@ -1,0 +1,53 @@
+"""The event handlers' way to the database: the session's own asyncpg connection.
+
+Every consumed event derives its ticket's clocks again (``timers.rebuild``), so the handlers'
+few statements go straight to asyncpg (prepared and cached by it), inside the session's
+transaction, instead of through the ORM; the API keeps using the session as usual. Rows come
+back as :class:`Rec`, which reads like a SQLAlchemy row (``rec.column``); JSON and JSONB
+parameters travel as text (``dumps``); a JSONB result comes decoded by the dialect's codec
+(the standard library's ``json``), or as text when the statement casts it (``col::text``),
+which ``loads`` decodes faster with orjson.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import asyncpg
+import orjson
+
+from shared.db import driver, dumps
+
+__all__ = ["Rec", "driver", "dumps", "loads", "rec"]
+
+
+def loads(value: Any) -> Any:
+    """A JSON column's value: decoded when it came as text, as is otherwise (None)."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+class Rec:
+    """An asyncpg record read by attribute, with the named JSON columns decoded."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, record: asyncpg.Record, json_columns: Iterable[str] = ()) -> None:
+        values = dict(record)
+        for name in json_columns:
+            if name in values:
+                values[name] = loads(values[name])
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def _asdict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+def rec(record: asyncpg.Record | None, json_columns: Iterable[str] = ()) -> Rec | None:
+    return Rec(record, json_columns) if record is not None else None
