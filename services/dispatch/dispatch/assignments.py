@@ -37,6 +37,9 @@ A = Assignment.__table__
 ATTEMPTS = 8
 
 
+# The note of a decision whose winner was not the best-ranked engineer, after the count.
+SKIPPED_NOTE = " higher-ranked engineer(s) were being assigned at the same moment"
+
 # Set in session.info once the transaction holds an engineer_load row lock.
 HOLDS_LOAD_ROWS = "dispatch.holds_load_rows"
 
@@ -159,6 +162,9 @@ async def refusals(session: AsyncSession, ticket_id: uuid.UUID) -> dict[uuid.UUI
 # ---- routing ------------------------------------------------------------------------------
 
 
+Loads = dict[uuid.UUID, tuple[int, datetime | None]]
+
+
 async def route(
     session: AsyncSession,
     ticket: Rec,
@@ -168,28 +174,41 @@ async def route(
     exclude: dict[uuid.UUID, str] | None = None,
     previous_engineer_id: uuid.UUID | None = None,
     released: Row | Rec | None = None,
+    preloaded: tuple[int, list[uuid.UUID], Loads] | None = None,
 ) -> Rec | None:
     """Routes a ticket that has no active primary assignment: assigns the best engineer, or
     puts the ticket in its branch queue (``ticket.unassigned`` when it starts waiting).
-    ``released`` is the assignment that just ended, if one did (decline, hand back)."""
+    ``released`` is the assignment that just ended, if one did (decline, hand back).
+    ``preloaded``: the roster version, and the loads of these engineers, read in this
+    transaction already (a new ticket's first statement reads them): used when they are
+    the pool's."""
     conn = await sql.driver(session)
     ticket_facts = tickets.facts(ticket)
     exclude = dict(exclude or {})
     snapshot = roster.cached(session)
     decision = None
     for _ in range(ATTEMPTS):
-        if snapshot is None:
-            snapshot = await roster.current(session)
+        if snapshot is None or (preloaded is not None and preloaded[0] != snapshot.version):
+            snapshot = await roster.current(session, preloaded[0] if preloaded else None)
         branches = snapshot.covering(tier=ticket_facts.tier, region=ticket.region)
         pool = snapshot.engineers_of([b.id for b in branches], ticket_facts.tier)
         previous = snapshot.engineers.get(previous_engineer_id) if previous_engineer_id else None
         ids = [e.id for e in pool] + ([previous.id] if previous and previous not in pool else [])
-        rows = await conn.fetch(_LOADS, ids)
-        if rows[0]["version"] != snapshot.version:
-            # The roster changed since this process cached it: decide on the new one.
-            snapshot = await roster.current(session, rows[0]["version"])
-            continue
-        loads = {r["engineer_id"]: r for r in rows if r["engineer_id"] is not None}
+        if preloaded is not None and preloaded[1] == ids:
+            loads = preloaded[2]
+        else:
+            rows = await conn.fetch(_LOADS, ids)
+            if rows[0]["version"] != snapshot.version:
+                # The roster changed since this process cached it: decide on the new one.
+                snapshot = await roster.current(session, rows[0]["version"])
+                preloaded = None
+                continue
+            loads = {
+                r["engineer_id"]: (r["open_count"], r["last_assigned_at"])
+                for r in rows
+                if r["engineer_id"] is not None
+            }
+        preloaded = None
         now = datetime.now(UTC)
         candidates = [_candidate(snapshot, e, loads, now) for e in pool]
         prev_candidate = _candidate(snapshot, previous, loads, now) if previous else None
@@ -198,28 +217,11 @@ async def route(
         )
         if decision.outcome == "queued":
             break
-        taken = await _take_capacity(
-            conn, decision.ranked, holding=session.info.get(HOLDS_LOAD_ROWS, False)
+        row = await _take_and_assign(
+            session, snapshot, ticket, decision, trigger=trigger, released=released, cause=cause
         )
-        if taken is not None:
-            session.info[HOLDS_LOAD_ROWS] = True
-            winner, skipped = taken
-            if skipped:
-                decision.notes.append(
-                    f"{skipped} higher-ranked engineer(s) were being assigned at the same moment"
-                )
-            return await record_assignment(
-                session,
-                snapshot,
-                ticket,
-                winner,
-                tier=decision.tier,
-                by="rule",
-                rule=decision.rule,
-                decision=(trigger, decision.as_reason(winner=winner)),
-                previous_engineer_id=released.engineer_id if released else None,
-                cause=cause,
-            )
+        if row is not None:
+            return row
         if decision.rule == "previous_engineer":
             previous_engineer_id = None  # they filled up meanwhile: route among the others
     if decision is None:
@@ -241,7 +243,7 @@ _LOADS = """
 
 
 def _candidate(
-    snapshot: roster.Roster, info: roster.EngineerInfo, loads: dict[uuid.UUID, Any], now: datetime
+    snapshot: roster.Roster, info: roster.EngineerInfo, loads: Loads, now: datetime
 ) -> routing.Candidate:
     load = loads.get(info.id)
     return routing.Candidate(
@@ -253,25 +255,52 @@ def _candidate(
         languages=info.languages,
         active=info.active,
         max_open=info.max_open,
-        open_count=load["open_count"] if load else 0,
-        last_assigned_at=load["last_assigned_at"] if load else None,
+        open_count=load[0] if load else 0,
+        last_assigned_at=load[1] if load else None,
         duty=snapshot.duty(info.id, now),
     )
 
 
+# One unit of capacity of the best-ranked engineer ($1, in rank order) who has room and whose
+# load row no other transaction holds at this moment (the row is locked only when it has room,
+# rechecked on its newest version, so the update below always succeeds on it), then the
+# decision (with the winner, and how many better-ranked engineers were passed over) and the
+# assignment: all in one statement, which writes nothing when no such engineer is free.
 _TAKE = """
     UPDATE engineer_load AS l
     SET open_count = l.open_count + 1, last_assigned_at = clock_timestamp()
     FROM engineer AS e
     WHERE e.id = l.engineer_id AND e.active AND l.open_count < e.max_open
       AND l.engineer_id = (
-          SELECT c.engineer_id FROM engineer_load AS c
-          WHERE c.engineer_id = ANY($1::uuid[])
+          SELECT c.engineer_id
+          FROM engineer_load AS c JOIN engineer AS ce ON ce.id = c.engineer_id
+          WHERE c.engineer_id = ANY($1::uuid[]) AND ce.active AND c.open_count < ce.max_open
           ORDER BY array_position($1::uuid[], c.engineer_id)
           LIMIT 1
-          FOR UPDATE SKIP LOCKED
+          FOR UPDATE OF c SKIP LOCKED
       )
-    RETURNING l.engineer_id
+    RETURNING l.engineer_id, array_position($1::uuid[], l.engineer_id) - 1 AS skipped
+"""
+
+_TAKE_ASSIGN = f"""
+    WITH t AS ({_TAKE}),
+    d AS (
+        INSERT INTO routing_decision (id, ticket_id, trigger, outcome, tier, engineer_id, reason)
+        SELECT $8, $3, $9, 'assigned', $4, t.engineer_id,
+               jsonb_set(
+                   CASE WHEN t.skipped > 0 THEN jsonb_set(
+                       $10::jsonb, '{{notes}}',
+                       ($10::jsonb -> 'notes') || to_jsonb(t.skipped || $11::text))
+                   ELSE $10::jsonb END,
+                   '{{winner}}', to_jsonb(t.engineer_id::text))
+        FROM t
+        RETURNING id
+    )
+    INSERT INTO assignment (id, ticket_id, engineer_id, tier, role, status, by, rule,
+                            decision_id, assigned_by, previous_engineer_id)
+    SELECT $2, $3, t.engineer_id, $4, 'primary', 'assigned', $5, $6, (SELECT id FROM d), NULL, $7
+    FROM t
+    RETURNING *
 """
 
 _TAKE_ONE = """
@@ -302,6 +331,66 @@ async def take_capacity_of(session: AsyncSession, engineer_id: uuid.UUID) -> boo
     return got is not None
 
 
+async def _take_and_assign(
+    session: AsyncSession,
+    snapshot: roster.Roster,
+    ticket: Rec,
+    decision: routing.Decision,
+    *,
+    trigger: str,
+    released: Row | Rec | None,
+    cause: Cause,
+) -> Rec | None:
+    """Assigns the decision's best-ranked engineer who still has room: the best one whose load
+    row no other transaction holds at this moment, else (all are being assigned) the best
+    one, waiting for them. None when the one waited for filled up (decide again)."""
+    ranked = decision.ranked
+    if not ranked:
+        return None
+    conn = await sql.driver(session)
+    previous_engineer_id = released.engineer_id if released else None
+    record = await conn.fetchrow(
+        _TAKE_ASSIGN,
+        ranked,
+        new_id(),
+        ticket.id,
+        decision.tier,
+        "rule",
+        decision.rule,
+        previous_engineer_id,
+        new_id(),
+        trigger,
+        sql.dumps(decision.as_reason()),
+        SKIPPED_NOTE,
+    )
+    if record is not None:
+        session.info[HOLDS_LOAD_ROWS] = True
+        row = sql.Rec(record)
+        await _assigned(session, snapshot, ticket, row, cause=cause)
+        return row
+    # Every ranked engineer is being assigned by another transaction right now, or filled up.
+    # The statement locked nothing, so waiting is safe unless the transaction holds others.
+    taken = await _take_capacity(conn, ranked, holding=session.info.get(HOLDS_LOAD_ROWS, False))
+    if taken is None:
+        return None
+    session.info[HOLDS_LOAD_ROWS] = True
+    winner, skipped = taken
+    if skipped:
+        decision.notes.append(f"{skipped}{SKIPPED_NOTE}")
+    return await record_assignment(
+        session,
+        snapshot,
+        ticket,
+        winner,
+        tier=decision.tier,
+        by="rule",
+        rule=decision.rule,
+        decision=(trigger, decision.as_reason(winner=winner)),
+        previous_engineer_id=previous_engineer_id,
+        cause=cause,
+    )
+
+
 async def _take_capacity(
     conn: asyncpg.Connection, ranked: list[uuid.UUID], *, holding: bool = False
 ) -> tuple[uuid.UUID, int] | None:
@@ -311,14 +400,11 @@ async def _take_capacity(
     ones were passed over, or None when the one waited for filled up (decide again)."""
     if not ranked:
         return None
-    await conn.execute("SAVEPOINT take_capacity")
-    got = await conn.fetchval(_TAKE, ranked)
+    got = await conn.fetchrow(_TAKE, ranked)
     if got is not None:
-        return got, ranked.index(got)
-    # Every ranked engineer is being assigned by another transaction right now (or the free
-    # one picked turned out full). Give back any row lock this attempt took, then wait for
-    # the best one: holding no other engineer's row, this wait cannot close a cycle.
-    await conn.execute("ROLLBACK TO SAVEPOINT take_capacity")
+        return got["engineer_id"], got["skipped"]
+    # _TAKE locks a row only when it updates it, so this transaction holds no row of these
+    # engineers now; holding no other engineer's either, the wait cannot close a cycle.
     if holding:
         # This transaction already holds rows of engineers it assigned earlier (the consumer
         # handles a batch of events in one transaction): waiting now could deadlock.
@@ -380,8 +466,6 @@ async def record_assignment(
 ) -> Rec:
     """Writes the routing decision (if any) and the assignment (capacity already taken), takes
     the ticket out of its queue and emits ``ticket.assigned``."""
-    info = snapshot.engineers[engineer_id]
-    branch = snapshot.branches.get(info.branch_id)
     conn = await sql.driver(session)
     trigger, reason = decision if decision is not None else (None, None)
     row = sql.Rec(
@@ -400,6 +484,17 @@ async def record_assignment(
             sql.dumps(reason) if reason is not None else None,
         )
     )
+    await _assigned(session, snapshot, ticket, row, cause=cause)
+    return row
+
+
+async def _assigned(
+    session: AsyncSession, snapshot: roster.Roster, ticket: Rec, row: Rec, *, cause: Cause
+) -> None:
+    """After an assignment is written: the ticket leaves its queue, ``ticket.assigned``."""
+    engineer_id = row.engineer_id
+    info = snapshot.engineers[engineer_id]
+    branch = snapshot.branches.get(info.branch_id)
     if ticket.queued_at is not None or ticket.queue_branch_id is not None:
         await tickets.set_queue(session, ticket.id, None, queued=False)
     await outbox.add(
@@ -418,16 +513,15 @@ async def record_assignment(
                 engineer_email=info.email,
                 branch_id=info.branch_id,
                 branch_name=branch.name if branch else None,
-                tier=tier,
-                by=by,
-                rule=rule,
-                previous_engineer_id=previous_engineer_id,
+                tier=row.tier,
+                by=row.by,
+                rule=row.rule,
+                previous_engineer_id=row.previous_engineer_id,
                 assigned_by=row.assigned_by,
                 assigned_at=row.assigned_at,
             ),
         ),
     )
-    return row
 
 
 async def _queue(

@@ -4,10 +4,12 @@ waits in no queue; an open one has an engineer or waits in a queue. Because the 
 depends on the merged state, not on arrival order, duplicated and reordered events end in the
 same place (DESIGN §4)."""
 
+import uuid
+
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import assignments, escalations, tickets
+from dispatch import assignments, escalations, roster, tickets
 from dispatch.assignments import Cause
 from shared import events
 from shared.bus import Handler
@@ -47,9 +49,32 @@ async def reconcile(
 
 
 async def on_ticket_created(session: AsyncSession, event: events.TicketCreated) -> None:
-    await tickets.lock(session, event.subject)
+    # A ticket not seen before (nearly always): lock, insert and the loads routing reads, in
+    # one statement, for the engineers of the branches covering its region at a new ticket's
+    # tier in the cached roster (route() reads them again if that guess was wrong).
+    snapshot = roster.cached(session) or await roster.current(session)
+    ids = _pool_ids(snapshot, tickets.NEW_TIER, event.data.region)
+    created = await tickets.lock_and_create(session, event, ids)
+    if created is not None:
+        ticket, version, loads = created
+        if ticket.status in tickets.OPEN:
+            await assignments.route(
+                session,
+                ticket,
+                trigger="created",
+                cause=Cause(event=event),
+                preloaded=(version, ids, loads),
+            )
+            return
+        await reconcile(session, ticket, event, fresh=True)
+        return
     ticket, fresh = await tickets.record_created(session, event)
     await reconcile(session, ticket, event, fresh=fresh)
+
+
+def _pool_ids(snapshot: roster.Roster, tier: int, region: str | None) -> list[uuid.UUID]:
+    branches = snapshot.covering(tier=tier, region=region)
+    return [e.id for e in snapshot.engineers_of([b.id for b in branches], tier)]
 
 
 async def on_ticket_updated(session: AsyncSession, event: events.TicketUpdated) -> None:

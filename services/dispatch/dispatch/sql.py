@@ -26,12 +26,17 @@ class Rec:
 
     __slots__ = ("_values",)
 
-    def __init__(self, record: asyncpg.Record) -> None:
+    def __init__(self, record: asyncpg.Record | dict[str, Any]) -> None:
         values = dict(record)
         for name in JSON_COLUMNS.intersection(values):
             if isinstance(values[name], str | bytes):
                 values[name] = orjson.loads(values[name])
         self._values = values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Rec:
+        """A record from column values (JSON columns decoded as in ``__init__``)."""
+        return cls(values)  # type: ignore[arg-type]
 
     def __getattr__(self, name: str) -> Any:
         try:

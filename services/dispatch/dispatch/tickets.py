@@ -24,6 +24,8 @@ OPEN = frozenset({"new", "assigned", "in_progress", "pending_customer", "reopene
 DONE = frozenset({"resolved", "closed", "merged", "cancelled"})
 # Resolved tickets may come back (reopen); these never do.
 FINAL = frozenset({"closed", "merged", "cancelled"})
+# The tier of a ticket when dispatch first records it (the column's default).
+NEW_TIER = 1
 
 # ticket.created / ticket.updated field → projection column
 DETAILS = {
@@ -122,6 +124,60 @@ async def record_created(session: AsyncSession, event: events.TicketCreated) -> 
     before = await load(session, event.subject)
     row = await merge(session, event.subject, d.ticket_number, values, seq, details_seq=seq)
     return row, before is None or before.details_seq == 0
+
+
+# The fast path of a new ticket, in one round trip: the ticket's lock, the insert of its row
+# (nothing when the ticket is known already), and for routing it the roster version and the
+# loads of the engineers it will most likely choose from (``$N`` below).
+_LOCK_CREATE_LOADS = f"""
+    WITH lk AS (SELECT pg_advisory_xact_lock($1)),
+    ins AS (
+        INSERT INTO ticket (id, details_seq, field_seqs, {", ".join(_COLUMNS)})
+        SELECT $2, $3, $4::jsonb, {", ".join(f"${i}" for i in range(5, 5 + len(_COLUMNS)))}
+        FROM lk
+        ON CONFLICT (id) DO NOTHING
+        RETURNING *
+    )
+    SELECT ins.*, v.version AS roster_version, ld.load_ids, ld.load_open, ld.load_last
+    FROM ins CROSS JOIN roster_state AS v
+    CROSS JOIN LATERAL (
+        SELECT array_agg(l.engineer_id) AS load_ids, array_agg(l.open_count) AS load_open,
+               array_agg(l.last_assigned_at) AS load_last
+        FROM engineer_load AS l
+        WHERE l.engineer_id = ANY(${5 + len(_COLUMNS)}::uuid[])
+    ) AS ld
+    WHERE v.id = 1
+"""
+
+
+async def lock_and_create(
+    session: AsyncSession, event: events.TicketCreated, engineer_ids: list[uuid.UUID]
+) -> tuple[Rec, int, dict[uuid.UUID, tuple[int, datetime | None]]] | None:
+    """``lock`` and the insert of a ticket not seen before, in one statement, with the roster
+    version and the loads (open count, last assignment) of ``engineer_ids`` read alongside.
+    None when the ticket is known already (a redelivery, or a stub left by a later event):
+    the lock is held all the same, and :func:`record_created` merges it."""
+    d = event.data
+    seq = max(event.seq, 1)
+    conn = await sql.driver(session)
+    row = await conn.fetchrow(
+        _LOCK_CREATE_LOADS,
+        lock_key(event.subject),
+        event.subject,
+        seq,
+        sql.dumps({column: seq for column in DETAILS.values()}),
+        d.ticket_number,
+        *(getattr(d, field) for field in DETAILS),
+        engineer_ids,
+    )
+    if row is None:
+        return None
+    values = dict(row)
+    version = values.pop("roster_version")
+    ids = values.pop("load_ids") or []
+    opens, lasts = values.pop("load_open") or [], values.pop("load_last") or []
+    loads = dict(zip(ids, zip(opens, lasts, strict=True), strict=True))
+    return Rec.from_dict(values), version, loads
 
 
 def _coerce(column: str, value: Any) -> Any:
