@@ -360,7 +360,7 @@ async def _take_and_assign(
         previous_engineer_id,
         new_id(),
         trigger,
-        sql.dumps(decision.as_reason()),
+        sql.dumps(decision.stored_reason()),
         SKIPPED_NOTE,
     )
     if record is not None:
@@ -385,7 +385,7 @@ async def _take_and_assign(
         tier=decision.tier,
         by="rule",
         rule=decision.rule,
-        decision=(trigger, decision.as_reason(winner=winner)),
+        decision=(trigger, decision.stored_reason(winner=winner)),
         previous_engineer_id=previous_engineer_id,
         cause=cause,
     )
@@ -542,7 +542,7 @@ async def _queue(
             await tickets.touch(session, ticket.id)
         return
     await _record_decision(
-        session, ticket.id, trigger, "queued", decision.tier, None, decision.as_reason()
+        session, ticket.id, trigger, "queued", decision.tier, None, decision.stored_reason()
     )
     await tickets.set_queue(session, ticket.id, branch.id if branch else None, queued=True)
     reason = "engineer_released" if released is not None else "no_engineer_available"

@@ -147,14 +147,11 @@ class Decision:
             f"{chosen.open_count}/{chosen.max_open} open"
         )
 
-    def as_reason(self, *, winner: UUID | None = None) -> dict[str, Any]:
-        """The decision as stored and shown: JSON-able, candidates in rank order first."""
+    def as_reason(self, *, winner: UUID | None = None, candidates: bool = True) -> dict[str, Any]:
+        """The decision as shown: JSON-able, candidates in rank order first (stored compactly,
+        see :meth:`stored_reason`)."""
         chosen = winner if winner is not None else self.winner
-        ordered = sorted(
-            self.considered,
-            key=lambda c: (c.rank is None, c.rank or 0, c.name, str(c.engineer_id)),
-        )
-        return {
+        out = {
             "summary": self.summary(),
             "outcome": self.outcome,
             "tier": self.tier,
@@ -164,9 +161,87 @@ class Decision:
             "queue_branch_id": str(self.queue_branch.id) if self.queue_branch else None,
             "required_skills": self.required_skills,
             "waived_skills": self.waived_skills,
-            "notes": self.notes,
-            "candidates": [c.as_json() for c in ordered],
+            "notes": list(self.notes),
         }
+        if candidates:
+            out["candidates"] = [c.as_json() for c in self._ordered()]
+        return out
+
+    def stored_reason(self, *, winner: UUID | None = None) -> dict[str, Any]:
+        """:meth:`as_reason` as stored: the same facts, a compact row per candidate (a decision
+        considers every engineer of the covering branches, and is written for every ticket).
+        :func:`expand_reason` gives back exactly ``as_reason``'s form, which the API shows."""
+        full = self.as_reason(winner=winner, candidates=False)
+        branch_index = {b["id"]: i for i, b in enumerate(full["branches"])}
+        details: dict[str, int] = {}
+        rows: list[list[Any]] = []
+        for c in self._ordered():
+            branch = str(c.branch_id)
+            row: list[Any] = [
+                str(c.engineer_id),
+                c.name,
+                branch_index.get(branch, branch),
+                c.duty,
+                c.open_count,
+                c.max_open,
+            ]
+            if c.excluded is not None:
+                detail = None
+                if c.detail is not None:
+                    detail = details.setdefault(c.detail, len(details))
+                row += [c.excluded, detail]
+            else:
+                row += [None, c.rank, _iso(c.last_assigned_at)]
+                if round(c.load or 0.0, 4) != _load(c.open_count, c.max_open):
+                    row.append(round(c.load or 0.0, 4))
+            rows.append(row)
+        full["v"] = STORED_VERSION
+        full["details"] = list(details)
+        full["c"] = rows
+        return full
+
+    def _ordered(self) -> list[Consideration]:
+        return sorted(
+            self.considered,
+            key=lambda c: (c.rank is None, c.rank or 0, c.name, str(c.engineer_id)),
+        )
+
+
+# The "v" of a reason stored by Decision.stored_reason (reasons without it are stored whole).
+STORED_VERSION = 2
+
+
+def _load(open_count: int, max_open: int) -> float:
+    return round(open_count / max_open if max_open > 0 else 1.0, 4)
+
+
+def expand_reason(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored reason in the form :meth:`Decision.as_reason` gives (what the API shows)."""
+    if not stored or stored.get("v") != STORED_VERSION:
+        return stored
+    out = {k: v for k, v in stored.items() if k not in ("v", "details", "c")}
+    branches, details = stored["branches"], stored["details"]
+    candidates = []
+    for row in stored["c"]:
+        engineer_id, name, branch, duty, open_count, max_open, excluded = row[:7]
+        c: dict[str, Any] = {
+            "engineer_id": engineer_id,
+            "name": name,
+            "branch_id": branches[branch]["id"] if isinstance(branch, int) else branch,
+            "duty": duty,
+            "open": open_count,
+            "capacity": max_open,
+        }
+        if excluded is not None:
+            c["excluded"] = excluded
+            c["detail"] = details[row[7]] if row[7] is not None else None
+        else:
+            c["rank"] = row[7]
+            c["load"] = row[9] if len(row) > 9 else _load(open_count, max_open)
+            c["last_assigned_at"] = row[8]
+        candidates.append(c)
+    out["candidates"] = candidates
+    return out
 
 
 def normalise(tag: str) -> str:

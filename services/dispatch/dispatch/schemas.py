@@ -7,9 +7,17 @@ from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
-from dispatch.routing import normalise
+from dispatch.routing import expand_reason, normalise
 from shared.http import Page
 
 
@@ -417,6 +425,12 @@ class DecisionRead(_Read):
     )
     decided_at: datetime
 
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _expand(cls, value: Any) -> Any:
+        """Reasons are stored compactly (``Decision.stored_reason``); shown in full."""
+        return expand_reason(value) if isinstance(value, dict) else value
+
 
 DecisionPage = Page[DecisionRead]
 
@@ -460,6 +474,12 @@ class QueuedTicketRead(_Read):
     queued_at: datetime
     evaluated_at: datetime | None
     reason: dict[str, Any] | None = Field(None, description="The decision that queued it")
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _expand(cls, value: Any) -> Any:
+        """Reasons are stored compactly (``Decision.stored_reason``); shown in full."""
+        return expand_reason(value) if isinstance(value, dict) else value
 
 
 QueuedTicketPage = Page[QueuedTicketRead]

@@ -4,6 +4,7 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -247,3 +248,14 @@ def test_the_decision_does_not_depend_on_candidate_order(candidates, seed):
 
     assert first.ranked == second.ranked
     assert first.as_reason() == second.as_reason()
+
+
+@given(candidates=candidate_lists, coverage=st.sampled_from(["24x7", "business_hours"]))
+def test_the_stored_reason_expands_to_the_reason_shown(candidates, coverage):
+    decision = routing.choose_engineer(ticket(coverage=coverage), [SH], candidates)
+    decision.notes.append("a note")
+    stored = orjson.loads(orjson.dumps(decision.stored_reason()))
+
+    assert routing.expand_reason(stored) == orjson.loads(orjson.dumps(decision.as_reason()))
+    # Reasons stored whole (before the compact form) are shown as they are.
+    assert routing.expand_reason(decision.as_reason()) == decision.as_reason()
