@@ -4,12 +4,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intake.models import TicketEvent
+from intake import sql
 from shared.db import utcnow
 from shared.ids import new_id
+
+_INSERT = """
+INSERT INTO ticket_event (id, ticket_id, at, kind, actor, public, summary, data, source_event_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9)
+"""
 
 
 async def record(
@@ -24,16 +28,16 @@ async def record(
     data: dict[str, Any] | None = None,
     source_event_id: uuid.UUID | None = None,
 ) -> None:
-    await session.execute(
-        insert(TicketEvent).values(
-            id=new_id(),
-            ticket_id=ticket_id,
-            at=at or utcnow(),
-            kind=kind,
-            actor=actor,
-            public=public,
-            summary=summary,
-            data=data or {},
-            source_event_id=source_event_id,
-        )
+    await sql.execute(
+        session,
+        _INSERT,
+        new_id(),
+        ticket_id,
+        at or utcnow(),
+        kind,
+        actor,
+        public,
+        summary,
+        sql.dumps(data or {}),
+        source_event_id,
     )

@@ -10,12 +10,12 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intake import errors, phones, warranty
-from intake.models import Asset, Contact, ContactEmail, ContactPhone, Contract, Organization, Ticket
+from intake import errors, phones, sql, warranty
+from intake.models import Asset, Contact, ContactEmail, ContactPhone, Contract, Organization
 from intake.schemas import (
     AssetCreate,
     AssetRead,
@@ -467,17 +467,16 @@ async def _asset_upserted(session: AsyncSession, asset: Asset) -> None:
     )
 
 
+_DOWNTIMES = """
+SELECT number, created_at, resolved_at FROM ticket
+WHERE asset_id = $1 AND kind IN ('fault', 'rma') AND status NOT IN ('merged', 'cancelled')
+"""
+
+
 async def asset_warranty(session: AsyncSession, asset: Asset) -> warranty.Warranty:
-    """The asset's warranty with every downtime extension, from its fault tickets."""
-    rows = (
-        await session.execute(
-            select(Ticket.number, Ticket.created_at, Ticket.resolved_at).where(
-                Ticket.asset_id == asset.id,
-                or_(Ticket.kind == "fault", Ticket.kind == "rma"),
-                Ticket.status.not_in(("merged", "cancelled")),
-            )
-        )
-    ).all()
+    """The asset's warranty with every downtime extension, from its fault tickets (``asset``
+    is the model or a :class:`sql.Row` of it)."""
+    rows = await sql.fetch(session, _DOWNTIMES, asset.id)
     downtimes = [warranty.Downtime(r.number, r.created_at, r.resolved_at) for r in rows]
     return warranty.effective(asset.warranty_end_date, downtimes, now=utcnow())
 

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+import asyncpg
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intake import errors, history, register, states
-from intake.models import Asset, Call, Contact, Contract, Ticket, TicketEvent, TicketMessage
+from intake import errors, history, register, sql, states
+from intake.models import Call, Ticket, TicketEvent, TicketMessage
 from intake.schemas import (
     MessageCreate,
     TicketCreate,
@@ -27,6 +28,7 @@ from shared import events, outbox
 from shared.auth import Actor
 from shared.db import utcnow
 from shared.http import check_if_match, keyset_page
+from shared.ids import new_id
 
 # Actions people take through the API; assignment comes from dispatch and merging has its
 # own endpoint, so neither is accepted here.
@@ -59,14 +61,39 @@ class Created:
 
 
 # Creation --------------------------------------------------------------------------------
+# The path every report takes (the API, mail, phone, messages, events): its statements go
+# straight to the session's asyncpg connection (intake.sql), a few per ticket.
+
+_CONTACT = "SELECT * FROM contact WHERE id = $1"
+_ASSET = "SELECT * FROM asset WHERE id = $1"
+_ASSET_BY_SERIAL = "SELECT * FROM asset WHERE serial = $1"
+_CONTRACT = "SELECT * FROM contract WHERE id = $1"
+# The organisation and, when the report names no contract ($3), the contract that applies: the
+# asset's ($4), else the one in force on $2 (the latest started, as register.active_contract).
+_ORGANIZATION_AND_CONTRACT = """
+SELECT o.id AS organization_id, k.id, k.number, k.coverage, k.calendar_id, k.policy_key,
+       k.service_region
+FROM organization o
+LEFT JOIN LATERAL (
+    (SELECT * FROM contract WHERE $3 AND id = $4)
+    UNION ALL
+    (SELECT * FROM contract
+     WHERE $3 AND $4::uuid IS NULL AND organization_id = o.id
+       AND start_date <= $2 AND end_date >= $2
+     ORDER BY start_date DESC LIMIT 1)
+    LIMIT 1
+) k ON true
+WHERE o.id = $1
+"""
+_CONTRACT_FIELDS = ("id", "number", "coverage", "calendar_id", "policy_key", "service_region")
 
 
 @dataclass
 class _Context:
     organization_id: uuid.UUID
-    contact: Contact | None = None
-    contract: Contract | None = None
-    asset: Asset | None = None
+    contact: Any = None  # sql.Row of contact, contract and asset
+    contract: Any = None
+    asset: Any = None
 
 
 async def _resolve_context(session: AsyncSession, body: TicketCreate, actor: Actor) -> _Context:
@@ -75,20 +102,20 @@ async def _resolve_context(session: AsyncSession, body: TicketCreate, actor: Act
     org_ids: set[uuid.UUID] = set()
     ctx_contact = ctx_contract = ctx_asset = None
     if body.contact_id is not None:
-        ctx_contact = await session.get(Contact, body.contact_id)
+        ctx_contact = await sql.fetchrow(session, _CONTACT, body.contact_id)
         if ctx_contact is None:
             raise errors.InvalidReference(f"contact {body.contact_id} does not exist")
         org_ids.add(ctx_contact.organization_id)
     if body.asset_id is not None:
-        ctx_asset = await session.get(Asset, body.asset_id)
+        ctx_asset = await sql.fetchrow(session, _ASSET, body.asset_id)
         if ctx_asset is None:
             raise errors.InvalidReference(f"asset {body.asset_id} does not exist")
     elif body.serial:
-        ctx_asset = await register.find_asset_by_serial(session, body.serial)
+        ctx_asset = await sql.fetchrow(session, _ASSET_BY_SERIAL, body.serial.strip())
     if ctx_asset is not None:
         org_ids.add(ctx_asset.organization_id)
     if body.contract_id is not None:
-        ctx_contract = await session.get(Contract, body.contract_id)
+        ctx_contract = await sql.fetchrow(session, _CONTRACT, body.contract_id)
         if ctx_contract is None:
             raise errors.InvalidReference(f"contract {body.contract_id} does not exist")
         org_ids.add(ctx_contract.organization_id)
@@ -105,11 +132,18 @@ async def _resolve_context(session: AsyncSession, body: TicketCreate, actor: Act
             "the organisation, contact, contract and asset must all belong to one organisation"
         )
     (org_id,) = org_ids
-    await register._org_for_write(session, org_id, actor)
-    if ctx_contract is None and ctx_asset is not None and ctx_asset.contract_id is not None:
-        ctx_contract = await session.get(Contract, ctx_asset.contract_id)
-    if ctx_contract is None:
-        ctx_contract = await register.active_contract(session, org_id, utcnow().date())
+    row = await sql.fetchrow(
+        session,
+        _ORGANIZATION_AND_CONTRACT,
+        org_id,
+        utcnow().date(),
+        ctx_contract is None,
+        ctx_asset.contract_id if ctx_asset is not None else None,
+    )
+    if row is None or not actor.may_see_org(org_id):
+        raise errors.InvalidReference(f"organisation {org_id} does not exist")
+    if ctx_contract is None and row.id is not None:
+        ctx_contract = sql.Row({f: getattr(row, f) for f in _CONTRACT_FIELDS})
     return _Context(org_id, ctx_contact, ctx_contract, ctx_asset)
 
 
@@ -158,6 +192,21 @@ async def _from_call(session: AsyncSession, body: TicketCreate) -> tuple[Call, T
     return call, body.model_copy(update=updates)
 
 
+_INSERT_TICKET = """
+INSERT INTO ticket (
+    id, organization_id, contact_id, contract_id, asset_id, channel, kind, service_type,
+    severity, category, subject, description, product, serial, site_address, region,
+    on_site_required, answer, needs_follow_up, coverage, calendar_id, policy_key,
+    under_warranty, paid, complaint_about_id, external_ref, created_by
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+    $21, $22, $23, $24, $25, $26, $27
+)
+RETURNING *
+"""
+_COMPLAINT_ABOUT = "SELECT id, organization_id FROM ticket WHERE id = $1"
+
+
 async def _create(
     session: AsyncSession,
     body: TicketCreate,
@@ -179,47 +228,51 @@ async def _create(
             return Created(existing, joined=True)
     complaint_about = None
     if body.complaint_about_id is not None:
-        complaint_about = await session.get(Ticket, body.complaint_about_id)
+        complaint_about = await sql.fetchrow(session, _COMPLAINT_ABOUT, body.complaint_about_id)
         if complaint_about is None or complaint_about.organization_id != ctx.organization_id:
             raise errors.InvalidReference(f"ticket {body.complaint_about_id} does not exist")
     under_warranty = None
-    if ctx.asset is not None:
-        w = await register.asset_warranty(session, ctx.asset)
+    asset, contract = ctx.asset, ctx.contract
+    if asset is not None:
+        w = await register.asset_warranty(session, asset)
         under_warranty = w.covers(utcnow().date()) if w.base_end is not None else None
     kind = "complaint" if complaint_about is not None else body.kind
-    values: dict[str, Any] = {
-        "organization_id": ctx.organization_id,
-        "contact_id": ctx.contact.id if ctx.contact else None,
-        "contract_id": ctx.contract.id if ctx.contract else None,
-        "asset_id": ctx.asset.id if ctx.asset else None,
-        "channel": body.channel,
-        "kind": kind,
-        "service_type": body.service_type,
-        "severity": body.severity,
-        "category": body.category,
-        "subject": body.subject,
-        "description": body.description,
-        "product": body.product or (ctx.asset.product if ctx.asset else None),
-        "serial": ctx.asset.serial if ctx.asset else body.serial,
-        "site_address": body.site_address or (ctx.asset.site_address if ctx.asset else None),
-        "region": body.region
-        or (ctx.asset.region if ctx.asset else None)
-        or (ctx.contract.service_region if ctx.contract else None),
-        "on_site_required": body.on_site_required,
-        "answer": body.answer,
-        "needs_follow_up": body.needs_follow_up,
-        "coverage": ctx.contract.coverage if ctx.contract else "24x7",
-        "calendar_id": ctx.contract.calendar_id if ctx.contract else None,
-        "policy_key": ctx.contract.policy_key if ctx.contract else None,
-        "under_warranty": under_warranty,
+    ticket = await sql.fetchrow(
+        session,
+        _INSERT_TICKET,
+        new_id(),
+        ctx.organization_id,
+        ctx.contact.id if ctx.contact else None,
+        contract.id if contract else None,
+        asset.id if asset else None,
+        body.channel,
+        kind,
+        body.service_type,
+        body.severity,
+        body.category,
+        body.subject,
+        body.description,
+        body.product or (asset.product if asset else None),
+        asset.serial if asset else body.serial,
+        body.site_address or (asset.site_address if asset else None),
+        body.region
+        or (asset.region if asset else None)
+        or (contract.service_region if contract else None),
+        body.on_site_required,
+        body.answer,
+        body.needs_follow_up,
+        contract.coverage if contract else "24x7",
+        contract.calendar_id if contract else None,
+        contract.policy_key if contract else None,
+        under_warranty,
         # Hardware work on a device out of warranty is paid: the customer confirms the quote
         # before parts are replaced (DOMAIN.md, handling 7).
-        "paid": under_warranty is False and kind in ("fault", "rma"),
-        "complaint_about_id": complaint_about.id if complaint_about else None,
-        "external_ref": external_ref,
-        "created_by": actor.sub,
-    }
-    ticket = (await session.execute(insert(Ticket).values(**values).returning(Ticket))).scalar_one()
+        under_warranty is False and kind in ("fault", "rma"),
+        complaint_about.id if complaint_about else None,
+        external_ref,
+        actor.sub,
+    )
+    assert ticket is not None
     await history.record(
         session,
         ticket.id,
@@ -233,26 +286,21 @@ async def _create(
     return Created(ticket, joined=False)
 
 
-async def _open_duplicate(
-    session: AsyncSession, ctx: _Context, *, since: datetime
-) -> Ticket | None:
-    return (
-        await session.execute(
-            select(Ticket)
-            .where(
-                Ticket.contact_id == ctx.contact.id,  # type: ignore[union-attr]
-                Ticket.asset_id == ctx.asset.id,  # type: ignore[union-attr]
-                Ticket.status.in_(tuple(states.OPEN)),
-                Ticket.created_at >= since,
-            )
-            .order_by(Ticket.id.desc())
-            .limit(1)
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
+OPEN_SQL = ", ".join(f"'{s}'" for s in sorted(states.OPEN))  # the open states, as SQL
+_OPEN_DUPLICATE = f"""
+SELECT * FROM ticket
+WHERE contact_id = $1 AND asset_id = $2 AND status IN ({OPEN_SQL}) AND created_at >= $3
+ORDER BY id DESC
+LIMIT 1
+FOR UPDATE
+"""
 
 
-def _created_event(ticket: Ticket, ctx: _Context) -> events.TicketCreated:
+async def _open_duplicate(session: AsyncSession, ctx: _Context, *, since: datetime) -> Any:
+    return await sql.fetchrow(session, _OPEN_DUPLICATE, ctx.contact.id, ctx.asset.id, since)
+
+
+def _created_event(ticket: Any, ctx: _Context) -> events.TicketCreated:
     contact = ctx.contact
     return events.TicketCreated(
         subject=ticket.id,
@@ -290,17 +338,14 @@ def _created_event(ticket: Ticket, ctx: _Context) -> events.TicketCreated:
 
 async def create_idempotent_by_ref(
     session: AsyncSession, body: TicketCreate, *, actor: Actor, external_ref: str
-) -> Ticket | None:
+) -> Any:
     """Creates a ticket keyed by ``external_ref`` unless one exists (events that open tickets)."""
-    existing = (
-        await session.execute(select(Ticket).where(Ticket.external_ref == external_ref))
-    ).scalar_one_or_none()
-    if existing is not None:
+    if await sql.fetchval(session, "SELECT 1 FROM ticket WHERE external_ref = $1", external_ref):
         return None
     try:
         async with session.begin_nested():
             created = await create(session, body, actor=actor, external_ref=external_ref)
-    except IntegrityError:
+    except (IntegrityError, asyncpg.UniqueViolationError):
         return None
     return created.ticket
 
@@ -462,6 +507,22 @@ async def _save(session: AsyncSession, ticket: Ticket, changes: dict[str, Any]) 
     ).scalar_one()
 
 
+async def _write(session: AsyncSession, ticket: Any, changes: dict[str, Any], now: datetime):
+    """``_save`` for the hot paths (actions, events): one statement on the driver connection;
+    the ticket comes back as a :class:`sql.Row`."""
+    sets = ", ".join(f"{column} = ${i}" for i, column in enumerate(changes, start=3))
+    row = await sql.fetchrow(
+        session,
+        f"UPDATE ticket SET {sets}, version = version + 1, updated_at = $2 WHERE id = $1 "
+        "RETURNING *",
+        ticket.id,
+        now,
+        *changes.values(),
+    )
+    assert row is not None
+    return row
+
+
 async def transition(
     session: AsyncSession,
     ticket_id: uuid.UUID,
@@ -530,7 +591,7 @@ async def apply(
     elif target == "reopened":
         changes.update(reopen_count=ticket.reopen_count + 1, resolved_at=None)
     resolved_at = ticket.resolved_at
-    ticket = await _save(session, ticket, changes)
+    ticket = await _write(session, ticket, changes, now)
     await history.record(
         session,
         ticket.id,
@@ -712,36 +773,53 @@ async def merge(
 # Messages and timeline -------------------------------------------------------------------
 
 
+_INSERT_MESSAGE = """
+WITH m AS (
+    INSERT INTO ticket_message
+        (id, ticket_id, author_kind, author_id, author_name, channel, public, body, external_ref)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    RETURNING *
+), t AS (
+    UPDATE ticket SET updated_at = $10 WHERE id = $2 RETURNING updated_at
+)
+SELECT m.*, (SELECT updated_at FROM t) AS ticket_updated_at FROM m
+"""
+
+
 async def add_message(
     session: AsyncSession,
-    ticket: Ticket,
+    ticket: Any,
     body: MessageCreate,
     *,
     actor: Actor | None,
     kind: str | None = None,
     external_ref: str | None = None,
     attachments: list[events.AttachmentRef] | None = None,
-) -> TicketMessage:
-    """A message on the ticket; customers and gateways write public messages only."""
+) -> Any:
+    """A message on the ticket; customers and gateways write public messages only. The message
+    comes back as a :class:`sql.Row`."""
     author = kind or (author_kind(actor) if actor else "system")
     public = True if author == "customer" else body.public
-    message = (
-        await session.execute(
-            insert(TicketMessage)
-            .values(
-                ticket_id=ticket.id,
-                author_kind=author,
-                author_id=actor.sub if actor else None,
-                author_name=actor.name if actor else None,
-                channel=body.channel,
-                public=public,
-                body=body.body,
-                external_ref=external_ref,
-            )
-            .returning(TicketMessage)
-        )
-    ).scalar_one()
-    await session.execute(update(Ticket).where(Ticket.id == ticket.id).values(updated_at=utcnow()))
+    message = await sql.fetchrow(
+        session,
+        _INSERT_MESSAGE,
+        new_id(),
+        ticket.id,
+        author,
+        actor.sub if actor else None,
+        actor.name if actor else None,
+        body.channel,
+        public,
+        body.body,
+        external_ref,
+        utcnow(),
+    )
+    assert message is not None
+    values = message.model_dump()
+    ticket_updated_at = values.pop("ticket_updated_at")
+    message = sql.Row(values)
+    if isinstance(ticket, sql.Row):  # the caller's copy stays current
+        ticket.updated_at = ticket_updated_at
     await history.record(
         session,
         ticket.id,
