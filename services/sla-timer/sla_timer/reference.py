@@ -5,19 +5,20 @@ into its pure form (parsing hours and holidays, validating policy rows) costs mo
 deadline arithmetic itself. So the pure forms are cached, keyed by the row's id, ``version``
 and ``xmin`` (the transaction that wrote the row version).
 
-Invalidation: each lookup first reads id, version and xmin of the rows it needs by key, in one
-small statement in the caller's transaction, and uses a cached entry only when all three match
-the row the database holds now. Any committed change of a row gives it a new xmin, whoever made
-it (the API, which also bumps ``version``, a migration, or an UPDATE by hand); a key deleted
-and created again gets a new id. So there is no staleness window (no TTL): the first event
-after a change sees the new hours or targets, exactly as when the rows were read in full on
-every event. A cached entry is immutable and shared by all tickets on that row version.
+Invalidation: each lookup first reads id, version and xmin of the rows it may need, in the
+caller's transaction (``lookup``, or the handlers' one read of a ticket's state), and uses a
+cached entry only when all three match the row the database holds now. Any committed change of
+a row gives it a new xmin, whoever made it (the API, which also bumps ``version``, a migration,
+or an UPDATE by hand); a key deleted and created again gets a new id. So there is no staleness
+window (no TTL): the first event after a change sees the new hours or targets, exactly as when
+the rows were read in full on every event. A cached entry is immutable and shared by all
+tickets on that row version.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -52,6 +53,7 @@ FROM policy WHERE id = ANY($1::uuid[])
 _CALENDAR_JSON = ("weekly_hours", "workday_hours", "holidays", "workdays")
 _POLICY_JSON = ("rows", "channel_overrides", "warning_thresholds")
 
+Version = tuple[uuid.UUID, int, int]  # (id, version, xmin)
 Stamp = tuple[bool, uuid.UUID, int, int]  # (is policy, id, version, xmin)
 
 
@@ -96,22 +98,36 @@ async def lookup(
 ) -> tuple[dict[str, CalendarEntry], dict[str, PolicyEntry]]:
     """The calendars and policies that exist among these keys, by key, as the database holds
     them now."""
+    calendars: list[Version] = []
+    policies_: list[Version] = []
+    for row in await conn.fetch(_VERSIONS, list(calendar_keys), list(policy_keys)):
+        (policies_ if row["is_policy"] else calendars).append(
+            (row["id"], row["version"], row["xmin"])
+        )
+    return await resolve(conn, calendars, policies_)
+
+
+async def resolve(
+    conn: asyncpg.Connection, calendars: Iterable[Version], policies_: Iterable[Version]
+) -> tuple[dict[str, CalendarEntry], dict[str, PolicyEntry]]:
+    """The entries of these row versions ((id, version, xmin), read in the caller's
+    transaction), by key; rows not cached at that version are read in full."""
     found_calendars: dict[str, CalendarEntry] = {}
     found_policies: dict[str, PolicyEntry] = {}
     missing: dict[bool, list[uuid.UUID]] = {False: [], True: []}
-    for row in await conn.fetch(_VERSIONS, list(calendar_keys), list(policy_keys)):
-        stamp = (row["is_policy"], row["id"], row["version"], row["xmin"])
-        entry = _cache.get(stamp)
-        if entry is None:
-            missing[row["is_policy"]].append(row["id"])
-        elif isinstance(entry, PolicyEntry):
-            found_policies[entry.key] = entry
-        else:
-            found_calendars[entry.key] = entry
+    for is_policy, versions in ((False, calendars), (True, policies_)):
+        for id_, version, xmin in versions:
+            entry = _cache.get((is_policy, id_, version, xmin))
+            if entry is None:
+                missing[is_policy].append(id_)
+            elif isinstance(entry, PolicyEntry):
+                found_policies[entry.key] = entry
+            else:
+                found_calendars[entry.key] = entry
     if (missing[False] or missing[True]) and len(_cache) > MAX_ENTRIES:
         _cache.clear()
     if missing[False]:
-        # Read in full with their stamp: a row changed since the statement above is cached
+        # Read in full with their stamp: a row changed since its version was read is cached
         # under its new stamp, and the newer committed version is the one used.
         for record in await conn.fetch(_CALENDARS, missing[False]):
             row = Rec(record, _CALENDAR_JSON)

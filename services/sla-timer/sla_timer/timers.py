@@ -48,8 +48,7 @@ INSERT INTO ticket (id, organization_id, kind, severity, channel, coverage, poli
                     correlation_id)
 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM locked
 ON CONFLICT (id) DO NOTHING
-RETURNING id, organization_id, kind, severity, channel, coverage, policy_key, calendar_id,
-          opened_at, ticket_number, on_site_required, reported_at, correlation_id
+RETURNING id
 """
 
 _RECORD = """
@@ -59,49 +58,57 @@ SELECT $1, $2, $3, $4, $5, $6, $7::jsonb FROM locked
 ON CONFLICT (event_id) DO NOTHING
 """
 
-_TICKET = """
-SELECT id, organization_id, kind, severity, channel, coverage, policy_key, calendar_id,
-       opened_at, ticket_number, on_site_required, reported_at, correlation_id
-FROM ticket WHERE id = $1
+# Everything a derivation reads, in one statement: the ticket, its facts, its clocks (locked:
+# the scanner skips them, and a clock the scanner holds is read once it has committed, so what
+# it fired is kept), and the row versions of every calendar and policy the ticket may count on
+# (its own keys, the defaults, and any key a ticket.updated named; the caller picks among them).
+# No row when the ticket is unknown yet. $4 false skips the clocks of a ticket written just now.
+_STATE = """
+SELECT t.id, t.organization_id, t.kind, t.severity, t.channel, t.coverage, t.policy_key,
+       t.calendar_id, t.opened_at, t.ticket_number, t.on_site_required, t.reported_at,
+       t.correlation_id,
+       ARRAY(SELECT ROW(f.source, f.seq, f.type, f.at, f.data::text)
+             FROM ticket_fact f WHERE f.ticket_id = t.id) AS facts,
+       ARRAY(SELECT ROW(m.id, m.kind, m.round, m.state, m.fire_plan::text, m.fired::text,
+                        m.breach_emitted_at, m.breach_at)
+             FROM timer m WHERE m.ticket_id = t.id AND $4 FOR UPDATE) AS timers,
+       ARRAY(SELECT ROW(c.id, c.version, c.xmin::text::bigint)
+             FROM calendar c
+             WHERE c.key = t.calendar_id OR c.key = ANY($2::text[])
+                OR c.key IN (SELECT f.data #>> '{changes,calendar_id,new}'
+                             FROM ticket_fact f WHERE f.ticket_id = t.id)) AS calendars,
+       ARRAY(SELECT ROW(p.id, p.version, p.xmin::text::bigint)
+             FROM policy p
+             WHERE p.key = t.policy_key OR p.key = ANY($3::text[])
+                OR p.key IN (SELECT f.data #>> '{changes,policy_key,new}'
+                             FROM ticket_fact f WHERE f.ticket_id = t.id)) AS policies
+FROM ticket t WHERE t.id = $1
 """
 
-_FACTS = "SELECT source, seq, type, at, data::text FROM ticket_fact WHERE ticket_id = $1"
-
-_TIMERS = """
-SELECT id, kind, round, state, fire_plan::text AS fire_plan, fired::text AS fired,
-       breach_emitted_at, breach_at
-FROM timer WHERE ticket_id = $1
-FOR UPDATE
-"""
-
-_COLUMNS = (
-    "id", "kind", "round", "ticket_kind", "severity", "channel", "policy_key", "calendar_key",
-    "state", "target_seconds", "target_reason", "target_set_at", "started_at", "stopped_at",
-    "stop_reason", "due_at", "breach_at", "outcome", "segments", "pauses", "notes", "fire_plan",
-    "next_fire_at", "updated_at",
+_FIELDS = (
+    ("id", "uuid"), ("kind", "text"), ("round", "int"), ("ticket_kind", "text"),
+    ("severity", "int"), ("channel", "text"), ("policy_key", "text"), ("calendar_key", "text"),
+    ("state", "text"), ("target_seconds", "bigint"), ("target_reason", "text"),
+    ("target_set_at", "timestamptz"), ("started_at", "timestamptz"),
+    ("stopped_at", "timestamptz"), ("stop_reason", "text"), ("due_at", "timestamptz"),
+    ("breach_at", "timestamptz"), ("outcome", "text"), ("segments", "jsonb"),
+    ("pauses", "jsonb"), ("notes", "jsonb"), ("fire_plan", "jsonb"),
+    ("next_fire_at", "timestamptz"), ("updated_at", "timestamptz"),
 )  # fmt: skip
-_TYPES = (
-    "uuid", "text", "int", "text", "int", "text", "text", "text",
-    "text", "bigint", "text", "timestamptz", "timestamptz", "timestamptz",
-    "text", "timestamptz", "timestamptz", "text", "text", "text", "text", "text",
-    "timestamptz", "timestamptz",
-)  # fmt: skip
-_JSONB = frozenset({"segments", "pauses", "notes", "fire_plan"})
 _KEEP = frozenset({"id", "kind", "round"})
 
-# One statement stores every clock of the ticket: new ones inserted, the others updated in
-# place (their id, creation time and what the scanner fired stay).
+# One statement stores every clock of the ticket, passed as one JSON array: new ones inserted,
+# the others updated in place (their id, creation time and what the scanner fired stay).
 _STORE = f"""
 INSERT INTO timer (ticket_id, ticket_number, organization_id, correlation_id,
-                   {", ".join(_COLUMNS)})
-SELECT $1, $2, $3, $4, {", ".join(f"u.{c}::jsonb" if c in _JSONB else f"u.{c}" for c in _COLUMNS)}
-FROM unnest({", ".join(f"${n}::{t}[]" for n, t in enumerate(_TYPES, start=5))})
-     AS u({", ".join(_COLUMNS)})
+                   {", ".join(name for name, _ in _FIELDS)})
+SELECT $1, $2, $3, $4, {", ".join(f"u.{name}" for name, _ in _FIELDS)}
+FROM jsonb_to_recordset($5::jsonb) AS u({", ".join(f"{n} {t}" for n, t in _FIELDS)})
 ON CONFLICT (ticket_id, kind, round) DO UPDATE SET
     ticket_number = EXCLUDED.ticket_number,
     organization_id = EXCLUDED.organization_id,
     correlation_id = EXCLUDED.correlation_id,
-    {", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS if c not in _KEEP)}
+    {", ".join(f"{n} = EXCLUDED.{n}" for n, _ in _FIELDS if n not in _KEEP)}
 """
 
 _CANCEL = """
@@ -120,7 +127,7 @@ async def open_ticket(session: AsyncSession, event: events.TicketCreated, settin
     """Records the projection of a new ticket and starts its clocks."""
     d = event.data
     conn = await sql.driver(session)
-    inserted = await conn.fetchrow(
+    inserted = await conn.fetchval(
         _OPEN,
         event.subject,
         d.organization_id,
@@ -138,7 +145,7 @@ async def open_ticket(session: AsyncSession, event: events.TicketCreated, settin
     )
     # A ticket row written just now has no clocks yet: clocks are only stored by a derivation
     # that read the ticket row under this lock, and ticket rows are never deleted.
-    await _rebuild(conn, event.subject, settings, ticket=sql.rec(inserted), fresh=True)
+    await _rebuild(conn, event.subject, settings, fresh=inserted is not None)
 
 
 async def record(session: AsyncSession, event: events.Event, settings: Settings) -> None:
@@ -216,29 +223,23 @@ async def _rebuild(
     ticket_id: uuid.UUID,
     settings: Settings,
     *,
-    ticket: sql.Rec | None = None,
     fresh: bool = False,
     now: datetime | None = None,
 ) -> list[tuple[str, int]]:
-    if ticket is None:
-        fresh = False
-        ticket = sql.rec(await conn.fetchrow(_TICKET, ticket_id))
-        if ticket is None:
-            return []  # facts wait for ticket.created
-    facts = [
-        deadlines.Fact(r[0], r[1], r[2], r[3], orjson.loads(r[4]))
-        for r in await conn.fetch(_FACTS, ticket_id)
-    ]
+    state = await conn.fetchrow(
+        _STATE,
+        ticket_id,
+        [settings.default_calendar_24x7, settings.default_calendar_business],
+        [settings.default_policy],
+        not fresh,
+    )
+    if state is None:
+        return []  # facts wait for ticket.created
+    ticket = sql.Rec(state)
+    facts = [deadlines.Fact(s, q, t, at, orjson.loads(data)) for s, q, t, at, data in ticket.facts]
     calendar_key, coverage = current_calendar(ticket.calendar_id, ticket.coverage, facts)
     fallback = _fallback(coverage, settings)
-    wanted = {ticket.policy_key, settings.default_policy}
-    for fact in facts:
-        change = (fact.data.get("changes") or {}).get("policy_key")
-        if isinstance(change, dict):
-            wanted.add(change.get("new"))
-    calendars, known = await reference.lookup(
-        conn, {k for k in (calendar_key, fallback) if k}, {k for k in wanted if k}
-    )
+    calendars, known = await reference.resolve(conn, ticket.calendars, ticket.policies)
     calendar_entry, calendar_note = _pick_calendar(calendars, calendar_key, fallback)
     default = known.get(settings.default_policy) or reference.PolicyEntry(
         None,  # type: ignore[arg-type]
@@ -277,36 +278,37 @@ async def _rebuild(
     notes = [n for n in (calendar_note, *policy_notes.values()) if n]
 
     existing: dict[tuple[str, int], dict[str, Any]] = {}
-    if not fresh:
-        for r in await conn.fetch(_TIMERS, ticket_id):
-            timer = dict(r)
-            timer["fire_plan"] = orjson.loads(timer["fire_plan"])
-            timer["fired"] = orjson.loads(timer["fired"])
-            existing[(timer["kind"], timer["round"])] = timer
+    for id_, kind, round_, state_, fire_plan, fired, breach_emitted_at, breach_at in ticket.timers:
+        existing[(kind, round_)] = {
+            "id": id_,
+            "state": state_,
+            "fire_plan": orjson.loads(fire_plan),
+            "fired": orjson.loads(fired),
+            "breach_emitted_at": breach_emitted_at,
+            "breach_at": breach_at,
+        }
     now = now or datetime.now(UTC)
     soonest: datetime | None = None
-    columns: list[list[Any]] = [[] for _ in _COLUMNS]
+    rows = []
     stored = []
     for made in plans:
         timer = existing.pop((made.kind, made.round), None)
         values = _values(made, timer, calendar_entry.key, policy_for, notes)
         values["id"] = timer["id"] if timer else new_id()
         values["kind"], values["round"] = made.kind, made.round
-        for column, name in zip(columns, _COLUMNS, strict=True):
-            value = values[name]
-            column.append(sql.dumps(value) if name in _JSONB else value)
+        rows.append(values)
         stored.append((made.kind, made.round))
         fire_at = values["next_fire_at"]
         if fire_at is not None and (soonest is None or fire_at < soonest):
             soonest = fire_at
-    if stored:
+    if rows:
         await conn.execute(
             _STORE,
             ticket.id,
             ticket.ticket_number or 1,
             ticket.organization_id,
             ticket.correlation_id,
-            *columns,
+            orjson.dumps(rows, default=str).decode(),  # default: asyncpg's own UUID type
         )
     cancelled = [t for t in existing.values() if t["state"] in ("running", "paused")]
     if cancelled:
