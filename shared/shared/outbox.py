@@ -208,6 +208,7 @@ class Relay:
         }
         self._wake = asyncio.Event()
         self._last_cleanup = 0.0
+        self._last_observed = 0.0
 
     async def run(self) -> None:
         """Forever: wait for a NOTIFY or the poll interval, then drain. Survives outages."""
@@ -319,6 +320,12 @@ class Relay:
         return len(sent), len(rows)
 
     async def _observe(self, conn: asyncpg.Connection) -> None:
+        # The gauges are scraped every few seconds: refreshing them once per poll interval,
+        # not on every wake-up (one per committed transaction under load), is enough.
+        now = time.monotonic()
+        if now - self._last_observed < self.poll_seconds:
+            return
+        self._last_observed = now
         row = await conn.fetchrow(
             f"""
             SELECT count(*) AS backlog,

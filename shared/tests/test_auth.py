@@ -158,3 +158,24 @@ def test_webhook_signature_round_trip():
 def test_bad_webhook_signatures_are_refused(header, body, now):
     with pytest.raises(BadSignature):
         verify_webhook_signature("hook-secret", header, body, now=now)
+
+
+def test_a_verified_token_is_refused_once_it_expires(monkeypatch):
+    token = jwt.encode(claims(exp=int(time.time()) + 60), SECRET, algorithm="HS256")
+    assert decode(token).sub == "eng-1"
+    assert decode(token).sub == "eng-1"  # remembered
+
+    later = time.time() + 60 + 31  # past expiry and its leeway
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(Unauthenticated):
+        decode(token)
+
+
+def test_a_remembered_token_is_checked_again_under_another_key_or_audience():
+    token = jwt.encode(claims(), SECRET, algorithm="HS256")
+    assert decode(token).role == "agent"
+
+    with pytest.raises(Unauthenticated):
+        decode(token, key="a-rotated-secret-that-is-long-enough-for-hs256")
+    with pytest.raises(Unauthenticated):
+        decode_token(token, key=SECRET, algorithm="HS256", issuer="aftercare", audience="other")
