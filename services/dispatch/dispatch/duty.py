@@ -144,6 +144,33 @@ def duty_at(schedule: Schedule, at: datetime) -> Duty:
     return Duty(False, False, "off shift")
 
 
+def unchanged_until(schedule: Schedule, at: datetime, *, limit: timedelta) -> datetime:
+    """An instant up to which ``duty_at(schedule, t)`` is the same as at ``at`` for every ``t``
+    in ``[at, result)``: no later than ``at + limit``, nor than the first instant after ``at``
+    at which a shift's local clock reaches its start or end, or an exception or on-call slot
+    starts or ends (the only instants at which the answer, words included, can change)."""
+    best = at + limit
+
+    def consider(moment: datetime) -> None:
+        nonlocal best
+        if at < moment < best:
+            best = moment
+
+    for shift in schedule.shifts:
+        tz = zone(shift.time_zone)
+        day = at.astimezone(tz).date()
+        for offset in (0, 1):
+            for clock in (shift.starts, shift.ends):
+                consider(datetime.combine(day + timedelta(days=offset), clock, tzinfo=tz))
+    for exc in schedule.exceptions:
+        consider(exc.starts_at)
+        consider(exc.ends_at)
+    for slot in schedule.on_call:
+        consider(slot.starts_at)
+        consider(slot.ends_at)
+    return best
+
+
 def next_duty_start(schedules: Iterable[Schedule], after: datetime) -> datetime | None:
     """The earliest instant after ``after`` at which someone may come on duty: a shift or
     on-call slot starts, extra duty starts, or leave or a closure ends. Used to wake the queue

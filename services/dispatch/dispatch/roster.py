@@ -24,6 +24,9 @@ from dispatch import duty, routing
 # Exceptions and on-call slots that ended longer ago than this are left out of the snapshot.
 HISTORY = timedelta(days=1)
 
+# The longest a computed duty is reused (it is reused only while nothing can change it).
+DUTY_CACHE_LIMIT = timedelta(minutes=1)
+
 
 @dataclass(frozen=True)
 class EngineerInfo:
@@ -50,21 +53,23 @@ class Roster:
     schedules: dict[uuid.UUID, duty.Schedule] = field(default_factory=dict)
     by_branch: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
 
-    duties: dict[uuid.UUID, tuple[int, duty.Duty]] = field(default_factory=dict)
+    duties: dict[uuid.UUID, tuple[datetime, datetime, duty.Duty]] = field(default_factory=dict)
 
     def schedule(self, engineer_id: uuid.UUID) -> duty.Schedule:
         return self.schedules.get(engineer_id, EMPTY)
 
     def duty(self, engineer_id: uuid.UUID, at: datetime) -> duty.Duty:
-        """The engineer's duty at ``at``, computed at most once per second per engineer: in a
-        burst the same engineers are candidates for many tickets each second, and shifts
-        change on the minute (an exception's own instant is honoured within a second)."""
-        second = int(at.timestamp())
+        """The engineer's duty at ``at``, computed again only when ``at`` leaves the interval
+        over which it cannot change (``duty.unchanged_until``: up to the next shift start or
+        end, exception or on-call boundary, a minute at most): in a burst the same engineers
+        are candidates for many tickets each second."""
         known = self.duties.get(engineer_id)
-        if known is not None and known[0] == second:
-            return known[1]
-        state = duty.duty_at(self.schedule(engineer_id), at)
-        self.duties[engineer_id] = (second, state)
+        if known is not None and known[0] <= at < known[1]:
+            return known[2]
+        schedule = self.schedule(engineer_id)
+        state = duty.duty_at(schedule, at)
+        until = duty.unchanged_until(schedule, at, limit=DUTY_CACHE_LIMIT)
+        self.duties[engineer_id] = (at, until, state)
         return state
 
     def engineers_of(self, branch_ids: list[uuid.UUID], tier: int) -> list[EngineerInfo]:

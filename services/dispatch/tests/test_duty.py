@@ -12,6 +12,7 @@ from dispatch.duty import (
     WeeklyShift,
     duty_at,
     next_duty_start,
+    unchanged_until,
 )
 
 OFFICE = WeeklyShift(frozenset({1, 2, 3, 4, 5}), time(8, 30), time(17, 0), "Asia/Shanghai")
@@ -137,3 +138,33 @@ def test_next_start_is_a_start_and_nothing_starts_before_it(probe):
     assert OFFICE.covers(found)
     assert not OFFICE.covers(found - timedelta(minutes=1))
     assert found - after <= timedelta(days=3, hours=1)
+
+
+MIDNIGHT = WeeklyShift(frozenset({1, 3, 7}), time(0, 0), time(8, 0), "Europe/Berlin")
+LATE = WeeklyShift(frozenset({2, 6}), time(16, 0), time(0, 0), "America/New_York")
+
+
+@given(
+    start=st.datetimes(
+        min_value=datetime(2026, 3, 1), max_value=datetime(2026, 3, 31), timezones=st.just(UTC)
+    ),
+    steps=st.lists(st.integers(min_value=0, max_value=3600 * 1000), min_size=1, max_size=20),
+)
+def test_duty_does_not_change_before_the_instant_unchanged_until_gives(start, steps):
+    t0 = shanghai(2026, 3, 6, 21)
+    schedule = Schedule(
+        shifts=(OFFICE, NIGHT, MIDNIGHT, LATE),
+        exceptions=(
+            DutyException("leave", t0, t0 + timedelta(hours=3, seconds=7), "dentist"),
+            DutyException("closure", t0 + timedelta(days=5), t0 + timedelta(days=6)),
+            DutyException("extra_duty", t0 - timedelta(days=3), t0 - timedelta(days=2)),
+        ),
+        on_call=(OnCallSlot(t0 + timedelta(minutes=90), t0 + timedelta(hours=30)),),
+    )
+    until = unchanged_until(schedule, start, limit=timedelta(hours=2))
+    assert start < until <= start + timedelta(hours=2)
+    expected = duty_at(schedule, start)
+    for ms in steps:
+        at = start + timedelta(milliseconds=ms)
+        if at < until:
+            assert duty_at(schedule, at) == expected
