@@ -22,8 +22,9 @@ from dispatch.assignments import (
     TicketUnknown,
     WrongTier,
 )
+from dispatch.emit import emit
 from dispatch.models import Visit
-from shared import events, http, outbox
+from shared import events, http
 from shared.auth import Actor
 from shared.ids import new_id
 
@@ -77,7 +78,7 @@ async def accept(
         )
     ).one()
     info = (await roster.current(session)).engineers[row.engineer_id]
-    await outbox.add(
+    await emit(
         session,
         events.TicketAcknowledged(
             subject=ticket.id,
@@ -172,7 +173,7 @@ async def check_in(
         )
     ).one()
     info = (await roster.current(session)).engineers[row.engineer_id]
-    await outbox.add(
+    await emit(
         session,
         events.VisitCheckedIn(
             subject=ticket.id,

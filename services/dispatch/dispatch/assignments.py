@@ -22,9 +22,10 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import roster, routing, sql, tickets
+from dispatch.emit import emit
 from dispatch.models import Assignment
 from dispatch.sql import Rec
-from shared import events, outbox
+from shared import events
 from shared import logging as aclog
 from shared.auth import Actor, Forbidden
 from shared.http import Conflict, NotFound, Problem
@@ -497,7 +498,7 @@ async def _assigned(
     branch = snapshot.branches.get(info.branch_id)
     if ticket.queued_at is not None or ticket.queue_branch_id is not None:
         await tickets.set_queue(session, ticket.id, None, queued=False)
-    await outbox.add(
+    await emit(
         session,
         events.TicketAssigned(
             subject=ticket.id,
@@ -548,7 +549,7 @@ async def _queue(
     reason = "engineer_released" if released is not None else "no_engineer_available"
     if trigger == "reassign":
         reason = "manual"
-    await outbox.add(
+    await emit(
         session,
         events.TicketUnassigned(
             subject=ticket.id,

@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import assignments, crud, tickets, vendors
 from dispatch.assignments import Cause
+from dispatch.emit import emit
 from dispatch.models import Escalation, Reminder, Vendor, VendorCase
-from shared import events, outbox
+from shared import events
 from shared.auth import Actor
 from shared.http import Conflict, NotFound
 from shared.ids import new_id
@@ -126,7 +127,7 @@ async def escalate(
         )
     ).one()
     ticket = await tickets.set_tier(session, ticket_id, to_tier)
-    await outbox.add(
+    await emit(
         session,
         events.TicketEscalated(
             subject=ticket_id,

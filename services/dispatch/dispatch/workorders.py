@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import assignments, crud, engineers, states, tickets
 from dispatch.assignments import Cause
+from dispatch.emit import emit
 from dispatch.models import Engineer, ServiceRecord, WorkLogEntry, Workorder
 from dispatch.schemas import (
     ServiceRecordCreate,
@@ -29,7 +30,7 @@ from dispatch.schemas import (
     WorkorderCreate,
     WorkorderUpdate,
 )
-from shared import events, http, outbox
+from shared import events, http
 from shared.auth import Actor, Forbidden
 from shared.http import Conflict, NotFound
 
@@ -167,7 +168,7 @@ async def approve(
     row.version += 1
     await session.flush()
     ticket = await tickets.load(session, row.ticket_id)
-    await outbox.add(
+    await emit(
         session,
         events.WorkorderCreated(
             subject=row.ticket_id,
@@ -387,7 +388,7 @@ async def _complete_if_done(
     ticket = await tickets.load(session, order.ticket_id)
     entries = await work_log(session, record.id)
     log_text = "\n".join(f"{e.at.astimezone(UTC):%Y-%m-%d %H:%M}Z {e.text}" for e in entries)
-    await outbox.add(
+    await emit(
         session,
         events.WorkorderCompleted(
             subject=order.ticket_id,
