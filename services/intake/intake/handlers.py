@@ -5,11 +5,11 @@ newer one's facts; status moves only where the state graph allows it."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intake import history, states, tickets
+from intake import history, sql, states, tickets
 from intake.models import Contract, Ticket
 from intake.schemas import TicketCreate
 from shared import events
@@ -20,44 +20,54 @@ from shared.db import utcnow
 SYSTEM = Actor(sub="system", role="admin")
 
 
-async def _ticket(session: AsyncSession, ticket_id) -> Ticket | None:
-    return (
-        await session.execute(
-            select(Ticket)
-            .where(Ticket.id == ticket_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
+_LOCK = "SELECT * FROM ticket WHERE id = $1 FOR UPDATE"
 
 
-async def _claim_newer(
-    session: AsyncSession, ticket: Ticket, event: events.Event, fact: str
-) -> bool:
-    """True (and remembered) when ``event`` is dispatch's newest word so far on ``fact``
-    (``assignment`` or ``tier``). Each fact keeps its own high-water mark, so an escalation
-    delivered first does not make the earlier assignment look stale."""
-    column = f"{fact}_seq"
-    if event.seq <= getattr(ticket, column):
-        return False
-    await session.execute(update(Ticket).where(Ticket.id == ticket.id).values({column: event.seq}))
-    setattr(ticket, column, event.seq)
-    return True
+async def _ticket(session: AsyncSession, ticket_id) -> Any:
+    """The ticket (a :class:`sql.Row`), locked for this event's transaction."""
+    return await sql.fetchrow(session, _LOCK, ticket_id)
 
 
-async def _move(session, ticket: Ticket, action: states.Action, event: events.Event, reason: str):
-    if states.apply_if_allowed(ticket.status, action) != ticket.status:
-        await tickets.apply(session, ticket, action, actor="dispatch", reason=reason, cause=event)
+def _newer(ticket: Any, event: events.Event, fact: str) -> bool:
+    """True when ``event`` is dispatch's newest word so far on ``fact`` (``assignment`` or
+    ``tier``). Each fact keeps its own high-water mark (``<fact>_seq``, moved in the same
+    update), so an escalation delivered first does not make the earlier assignment look
+    stale."""
+    return event.seq > getattr(ticket, f"{fact}_seq")
 
 
-async def _set_tier(session: AsyncSession, ticket: Ticket, event: events.Event, tier: int) -> None:
-    if await _claim_newer(session, ticket, event, "tier"):
-        await session.execute(
-            update(Ticket).where(Ticket.id == ticket.id).values(tier=tier, updated_at=utcnow())
-        )
+async def _apply_facts(
+    session: AsyncSession,
+    ticket: Any,
+    changes: dict[str, Any],
+    event: events.Event,
+    move: tuple[states.Action, str] | None = None,
+) -> None:
+    """Writes the facts an event brought (with their seq marks) in one update; with ``move``
+    (action, reason) also moves the status, when the state graph allows it, in that update."""
+    if move is not None:
+        action, reason = move
+        if states.apply_if_allowed(ticket.status, action) != ticket.status:
+            await tickets.apply(
+                session, ticket, action, actor="dispatch", reason=reason, cause=event, extra=changes
+            )
+            return
+    if changes:
+        await _update(session, ticket.id, {**changes, "updated_at": utcnow()})
 
 
-async def _required(session: AsyncSession, ticket_id) -> Ticket:
+async def _update(session: AsyncSession, ticket_id, changes: dict[str, Any]) -> None:
+    sets = ", ".join(f"{column} = ${i}" for i, column in enumerate(changes, start=2))
+    await sql.execute(
+        session, f"UPDATE ticket SET {sets} WHERE id = $1", ticket_id, *changes.values()
+    )
+
+
+def _tier(ticket: Any, event: events.Event, tier: int) -> dict[str, Any]:
+    return {"tier_seq": event.seq, "tier": tier} if _newer(ticket, event, "tier") else {}
+
+
+async def _required(session: AsyncSession, ticket_id) -> Any:
     ticket = await _ticket(session, ticket_id)
     if ticket is None:
         # Dispatch learns of a ticket from ticket.created, which leaves only after the ticket
@@ -79,21 +89,18 @@ async def on_ticket_assigned(session: AsyncSession, event: events.TicketAssigned
         source_event_id=event.id,
         data={"engineer_id": str(d.engineer_id), "tier": d.tier, "rule": d.rule},
     )
-    await _set_tier(session, ticket, event, d.tier)
-    if not await _claim_newer(session, ticket, event, "assignment"):
-        return
-    await session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id)
-        .values(
+    changes = _tier(ticket, event, d.tier)
+    move = None
+    if _newer(ticket, event, "assignment"):
+        changes.update(
+            assignment_seq=event.seq,
             assignee_id=d.engineer_id,
             assignee_name=d.engineer_name,
             assignee_user_id=d.engineer_user_id,
-            updated_at=utcnow(),
         )
-    )
-    if ticket.status in ("new", "reopened", "in_progress"):
-        await _move(session, ticket, "assign", event, f"assigned to {d.engineer_name}")
+        if ticket.status in ("new", "reopened", "in_progress"):
+            move = ("assign", f"assigned to {d.engineer_name}")
+    await _apply_facts(session, ticket, changes, event, move)
 
 
 async def on_ticket_unassigned(session: AsyncSession, event: events.TicketUnassigned) -> None:
@@ -110,21 +117,15 @@ async def on_ticket_unassigned(session: AsyncSession, event: events.TicketUnassi
         public=False,
         data={"reason": d.reason, "detail": d.detail},
     )
-    await _set_tier(session, ticket, event, d.tier)
-    if not await _claim_newer(session, ticket, event, "assignment"):
-        return
-    await session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id)
-        .values(
-            assignee_id=None,
-            assignee_name=None,
-            assignee_user_id=None,
-            updated_at=utcnow(),
+    changes = _tier(ticket, event, d.tier)
+    move = None
+    if _newer(ticket, event, "assignment"):
+        changes.update(
+            assignment_seq=event.seq, assignee_id=None, assignee_name=None, assignee_user_id=None
         )
-    )
-    if ticket.status in ("assigned", "in_progress"):
-        await _move(session, ticket, "unassign", event, d.reason)
+        if ticket.status in ("assigned", "in_progress"):
+            move = ("unassign", d.reason)
+    await _apply_facts(session, ticket, changes, event, move)
 
 
 async def on_ticket_acknowledged(session: AsyncSession, event: events.TicketAcknowledged) -> None:
@@ -139,20 +140,15 @@ async def on_ticket_acknowledged(session: AsyncSession, event: events.TicketAckn
         source_event_id=event.id,
         data={"engineer_id": str(d.engineer_id)},
     )
-    await _set_tier(session, ticket, event, d.tier)
-    if not await _claim_newer(session, ticket, event, "assignment"):
-        return
-    await session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id)
-        .values(
-            assignee_id=d.engineer_id,
-            assignee_name=d.engineer_name,
-            updated_at=utcnow(),
+    changes = _tier(ticket, event, d.tier)
+    move = None
+    if _newer(ticket, event, "assignment"):
+        changes.update(
+            assignment_seq=event.seq, assignee_id=d.engineer_id, assignee_name=d.engineer_name
         )
-    )
-    if ticket.status in ("new", "assigned", "reopened"):
-        await _move(session, ticket, "start", event, f"acknowledged by {d.engineer_name}")
+        if ticket.status in ("new", "assigned", "reopened"):
+            move = ("start", f"acknowledged by {d.engineer_name}")
+    await _apply_facts(session, ticket, changes, event, move)
 
 
 async def on_ticket_escalated(session: AsyncSession, event: events.TicketEscalated) -> None:
@@ -169,7 +165,7 @@ async def on_ticket_escalated(session: AsyncSession, event: events.TicketEscalat
         source_event_id=event.id,
         data={"from_tier": d.from_tier, "to_tier": d.to_tier, "trigger": d.trigger},
     )
-    await _set_tier(session, ticket, event, d.to_tier)
+    await _apply_facts(session, ticket, _tier(ticket, event, d.to_tier), event)
 
 
 async def on_sla_warning(session: AsyncSession, event: events.SlaWarning) -> None:
@@ -204,9 +200,7 @@ async def on_sla_breached(session: AsyncSession, event: events.SlaBreached) -> N
         data={"timer_kind": d.timer_kind, "due_at": d.due_at.isoformat()},
     )
     if not ticket.legacy:
-        await session.execute(
-            update(Ticket).where(Ticket.id == ticket.id).values(legacy=True, updated_at=utcnow())
-        )
+        await _update(session, ticket.id, {"legacy": True, "updated_at": utcnow()})
 
 
 async def on_sla_observation_elapsed(
