@@ -36,11 +36,16 @@ async def emit(session: AsyncSession, event: Event) -> None:
         return
     pending: list[Event] | None = session.info.get(_PENDING)
     if pending is None:
+        if not session.in_transaction():
+            await driver(session)  # begins it, so that its rollback drops the events
         pending = session.info[_PENDING] = []
         sync = session.sync_session
         if not sa_event.contains(sync, "before_commit", _before_commit):
             sa_event.listen(sync, "before_commit", _before_commit)
-            sa_event.listen(sync, "after_rollback", _drop)
+            # Every rollback, also of a transaction that has not reached the database yet.
+            # (Dispatch takes no savepoints through the session, whose rollback would drop
+            # the events of the whole transaction here.)
+            sa_event.listen(sync, "after_soft_rollback", _drop)
     pending.append(event)
 
 
