@@ -10,21 +10,22 @@ from __future__ import annotations
 import contextlib
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intake import cti, errors, inbound, phones, register, states, tickets
-from intake.models import Call, Contact, Organization, Ticket
+from intake import cti, errors, inbound, phones, register, sql, states, tickets
+from intake.models import Call
 from intake.schemas import CallerRead, MessageCreate, OrganizationRead, TicketCreate
 from intake.settings import Settings
 from shared.auth import Actor
 from shared.db import utcnow
 from shared.http import decode_cursor, encode_cursor
+from shared.ids import new_id
 
 
-def _state_of(call: Call) -> cti.CallState:
+def _state_of(call: Any) -> cti.CallState:
     return cti.CallState(
         direction=call.direction,
         from_number=call.from_number,
@@ -43,23 +44,27 @@ def _when(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+# Every PBX event runs this path, so its statements go straight to the session's asyncpg
+# connection (intake.sql): the call's row is created or locked in one statement, changed in
+# one more, and the contact is looked up by number.
+
+# A no-op update on conflict locks the existing row and returns it, as INSERT ... DO NOTHING
+# followed by SELECT ... FOR UPDATE would.
+_UPSERT = """
+INSERT INTO call (id, call_id, started_at, direction) VALUES ($1, $2, $3, $4)
+ON CONFLICT (call_id) DO UPDATE SET call_id = EXCLUDED.call_id
+RETURNING *
+"""
+_CONTACT = "SELECT * FROM contact WHERE id = $1"
+_JSON = frozenset({"users", "events"})
+
+
 async def record(
     session: AsyncSession, settings: Settings, ev: cti.CtiEvent, *, actor: Actor
-) -> tuple[Call, CallerRead | None]:
+) -> tuple[Any, CallerRead | None]:
     """Merges one CTI event into its call; for ``newCall`` also says who is calling."""
-    await session.execute(
-        pg_insert(Call)
-        .values(call_id=ev.call_id, started_at=ev.at, direction=ev.direction)
-        .on_conflict_do_nothing()
-    )
-    call = (
-        await session.execute(
-            select(Call)
-            .where(Call.call_id == ev.call_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one()
+    call = await sql.fetchrow(session, _UPSERT, new_id(), ev.call_id, ev.at, ev.direction)
+    assert call is not None
     before = _state_of(call)
     after = cti.merge(before, ev)
     changes: dict = {
@@ -79,33 +84,49 @@ async def record(
     }
     contact = None
     if call.contact_id is not None:
-        contact = await session.get(Contact, call.contact_id)
+        contact = await sql.fetchrow(session, _CONTACT, call.contact_id)
     elif after.customer_number:
         e164 = phones.try_normalise(after.customer_number, settings.phone_region)
         changes["customer_number"] = e164 or after.customer_number
         if e164 and (contact := await inbound.contact_by_phone(session, e164)) is not None:
             changes.update(contact_id=contact.id, organization_id=contact.organization_id)
-    call = await _save(session, call, changes)
     if after.missed and not before.missed and call.ticket_id is None:
-        call = await _missed(session, settings, call, contact, actor)
-    elif before.missed and not after.missed and call.callback and call.ticket_id is not None:
-        ticket = await session.get(Ticket, call.ticket_id)
-        if ticket is not None and ticket.status in states.OPEN:
-            note = (
-                f"The call {call.call_id} from {call.customer_number} was answered after all "
-                f"(the PBX reported it late); a callback may no longer be needed."
-            )
-            await tickets.add_message(
-                session,
-                ticket,
-                MessageCreate(body=note, public=False, channel="phone"),
-                actor=None,
-                kind="system",
-            )
+        # The callback ticket first, so that the call's row is written once, with it.
+        ticket = await _missed(
+            session, settings, sql.Row({**call.model_dump(), **changes}), contact, actor
+        )
+        changes.update(ticket_id=ticket.id, callback=True)
+        call = await _write(session, call.id, changes)
+    else:
+        call = await _write(session, call.id, changes)
+        if before.missed and not after.missed and call.callback and call.ticket_id is not None:
+            await _answered_late(session, call)
     caller = None
     if ev.event == "newCall":
         caller = await caller_info(session, call, contact)
     return call, caller
+
+
+async def _write(session: AsyncSession, call_id: uuid.UUID, changes: dict) -> Any:
+    """The call's row after ``changes`` (one statement), as a :class:`sql.Row`."""
+    sets, values = [], []
+    for i, (column, value) in enumerate(changes.items(), start=3):
+        if column in _JSON:
+            sets.append(f"{column} = ${i}::text::jsonb")
+            values.append(sql.dumps(value))
+        else:
+            sets.append(f"{column} = ${i}")
+            values.append(value)
+    row = await sql.fetchrow(
+        session,
+        f"UPDATE call SET {', '.join(sets)}, version = version + 1, updated_at = $2 "
+        "WHERE id = $1 RETURNING *",
+        call_id,
+        utcnow(),
+        *values,
+    )
+    assert row is not None
+    return row
 
 
 async def _save(session: AsyncSession, call: Call, changes: dict) -> Call:
@@ -120,27 +141,44 @@ async def _save(session: AsyncSession, call: Call, changes: dict) -> Call:
     ).scalar_one()
 
 
+_TICKET = "SELECT id, number, status FROM ticket WHERE id = $1"
+
+
+async def _answered_late(session: AsyncSession, call: Any) -> None:
+    """An answer reported after the hangup: a note on the callback ticket, while it is open."""
+    ticket = await sql.fetchrow(session, _TICKET, call.ticket_id)
+    if ticket is not None and ticket.status in states.OPEN:
+        note = (
+            f"The call {call.call_id} from {call.customer_number} was answered after all "
+            f"(the PBX reported it late); a callback may no longer be needed."
+        )
+        await tickets.add_message(
+            session,
+            ticket,
+            MessageCreate(body=note, public=False, channel="phone"),
+            actor=None,
+            kind="system",
+        )
+
+
+_OPEN_CALLBACK = f"""
+SELECT t.* FROM ticket t JOIN call c ON c.ticket_id = t.id
+WHERE c.customer_number = $1 AND c.callback AND t.status IN ({tickets.OPEN_SQL})
+ORDER BY t.id DESC
+LIMIT 1
+FOR UPDATE OF t
+"""
+
+
 async def _missed(
-    session: AsyncSession, settings: Settings, call: Call, contact: Contact | None, actor: Actor
-) -> Call:
-    """A callback ticket for a missed inbound call, or a note on the open one of that number."""
+    session: AsyncSession, settings: Settings, call: Any, contact: Any, actor: Actor
+) -> Any:
+    """A callback ticket for a missed inbound call, or a note on the open one of that number;
+    the ticket."""
     number = call.customer_number or "an unknown number"
     open_callback = None
     if call.customer_number:
-        open_callback = (
-            await session.execute(
-                select(Ticket)
-                .join(Call, Call.ticket_id == Ticket.id)
-                .where(
-                    Call.customer_number == call.customer_number,
-                    Call.callback.is_(True),
-                    Ticket.status.in_(tuple(states.OPEN)),
-                )
-                .order_by(Ticket.id.desc())
-                .limit(1)
-                .with_for_update(of=Ticket)
-            )
-        ).scalar_one_or_none()
+        open_callback = await sql.fetchrow(session, _OPEN_CALLBACK, call.customer_number)
     when = _when(call.ended_at or utcnow())
     if open_callback is not None:
         await tickets.add_message(
@@ -154,55 +192,48 @@ async def _missed(
             actor=None,
             kind="system",
         )
-        ticket = open_callback
-    else:
-        org_id = (
-            contact.organization_id
-            if contact
-            else await inbound.unknown_senders_org(session, settings)
-        )
-        name = f" ({contact.name})" if contact else ""
-        created = await tickets.create(
-            session,
-            TicketCreate(
-                subject=f"Call back {number}{name}: missed call",
-                description=(
-                    f"Missed inbound call from {number} at {when}"
-                    + (f", queue {call.queue}" if call.queue else "")
-                    + (f", cause {call.cause}" if call.cause else "")
-                    + ". Call the customer back."
-                ),
-                organization_id=org_id,
-                contact_id=contact.id if contact else None,
-                channel="phone",
-                kind="consultation",
-                severity=3,
-                join_duplicates=False,
+        return open_callback
+    org_id = (
+        contact.organization_id if contact else await inbound.unknown_senders_org(session, settings)
+    )
+    name = f" ({contact.name})" if contact else ""
+    created = await tickets.create(
+        session,
+        TicketCreate(
+            subject=f"Call back {number}{name}: missed call",
+            description=(
+                f"Missed inbound call from {number} at {when}"
+                + (f", queue {call.queue}" if call.queue else "")
+                + (f", cause {call.cause}" if call.cause else "")
+                + ". Call the customer back."
             ),
-            actor=Actor(sub=actor.sub, role="integration", name=actor.name),
-            external_ref=f"cti-missed:{call.call_id}"[:500],
-        )
-        ticket = created.ticket
-    return await _save(session, call, {"ticket_id": ticket.id, "callback": True})
+            organization_id=org_id,
+            contact_id=contact.id if contact else None,
+            channel="phone",
+            kind="consultation",
+            severity=3,
+            join_duplicates=False,
+        ),
+        actor=Actor(sub=actor.sub, role="integration", name=actor.name),
+        external_ref=f"cti-missed:{call.call_id}"[:500],
+    )
+    return created.ticket
 
 
-async def caller_info(session: AsyncSession, call: Call, contact: Contact | None) -> CallerRead:
-    org = await session.get(Organization, contact.organization_id) if contact else None
-    open_tickets: list[Ticket] = []
+_ORGANIZATION = "SELECT * FROM organization WHERE id = $1"
+_OPEN_TICKETS = f"""
+SELECT * FROM ticket
+WHERE organization_id = $1 AND status IN ({tickets.OPEN_SQL})
+ORDER BY contact_id <> $2, id DESC
+LIMIT 10
+"""
+
+
+async def caller_info(session: AsyncSession, call: Any, contact: Any) -> CallerRead:
+    org = await sql.fetchrow(session, _ORGANIZATION, contact.organization_id) if contact else None
+    open_tickets: list[Any] = []
     if contact is not None:
-        open_tickets = list(
-            (
-                await session.execute(
-                    select(Ticket)
-                    .where(
-                        Ticket.organization_id == contact.organization_id,
-                        Ticket.status.in_(tuple(states.OPEN)),
-                    )
-                    .order_by(Ticket.contact_id != contact.id, Ticket.id.desc())
-                    .limit(10)
-                )
-            ).scalars()
-        )
+        open_tickets = await sql.fetch(session, _OPEN_TICKETS, contact.organization_id, contact.id)
     return CallerRead(
         call_id=call.call_id,
         contact=await register.contact_read(session, contact) if contact else None,

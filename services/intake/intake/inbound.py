@@ -16,21 +16,19 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intake import attachments, errors, mailparse, phones, register, states, tickets
+from intake import attachments, errors, mailparse, phones, register, sql, states, tickets
 from intake.models import (
     Contact,
-    ContactEmail,
-    ContactPhone,
     InboundMail,
     InboundMessage,
-    Organization,
     SeenSignature,
     Ticket,
     TicketMessage,
@@ -110,37 +108,36 @@ def valid_address(address: str) -> str | None:
         return None
 
 
+_UNKNOWN_SENDERS = "INSERT INTO organization (id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+
+
 async def unknown_senders_org(session: AsyncSession, settings: Settings) -> uuid.UUID:
     org_id = settings.unknown_senders_organization_id
-    await session.execute(
-        pg_insert(Organization)
-        .values(id=org_id, name=settings.unknown_senders_organization_name)
-        .on_conflict_do_nothing()
-    )
+    await sql.execute(session, _UNKNOWN_SENDERS, org_id, settings.unknown_senders_organization_name)
     return org_id
 
 
-async def contact_by_email(session: AsyncSession, address: str) -> Contact | None:
-    return (
-        await session.execute(
-            select(Contact)
-            .join(ContactEmail, ContactEmail.contact_id == Contact.id)
-            .where(func.lower(ContactEmail.address) == address.strip().lower())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+_CONTACT_BY_EMAIL = """
+SELECT c.* FROM contact c JOIN contact_email e ON e.contact_id = c.id
+WHERE lower(e.address) = $1
+LIMIT 1
+"""
+_CONTACT_BY_PHONE = """
+SELECT c.* FROM contact c JOIN contact_phone p ON p.contact_id = c.id
+WHERE p.e164 = $1 AND c.active
+ORDER BY p.position, c.id
+LIMIT 1
+"""
 
 
-async def contact_by_phone(session: AsyncSession, e164: str) -> Contact | None:
-    return (
-        await session.execute(
-            select(Contact)
-            .join(ContactPhone, ContactPhone.contact_id == Contact.id)
-            .where(ContactPhone.e164 == e164, Contact.active.is_(True))
-            .order_by(ContactPhone.position, Contact.id)
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+async def contact_by_email(session: AsyncSession, address: str) -> Any:
+    """The contact with this address (any case), as a :class:`sql.Row`."""
+    return await sql.fetchrow(session, _CONTACT_BY_EMAIL, address.strip().lower())
+
+
+async def contact_by_phone(session: AsyncSession, e164: str) -> Any:
+    """The active contact with this number, as a :class:`sql.Row`."""
+    return await sql.fetchrow(session, _CONTACT_BY_PHONE, e164)
 
 
 async def new_contact(

@@ -6,6 +6,8 @@ and international forms (+86 10 6552 9988, 0086…) all normalise to ``+86106552
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 DEFAULT_REGION = "CN"
@@ -29,6 +31,7 @@ def normalise(raw: str, region: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=4096)  # every event of a call names the same number
 def try_normalise(raw: str, region: str = DEFAULT_REGION) -> str | None:
     try:
         return normalise(raw, region)

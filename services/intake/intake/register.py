@@ -160,32 +160,17 @@ async def _set_phones(
         )
 
 
-async def contact_read(session: AsyncSession, contact: Contact) -> ContactRead:
-    emails = (
-        (
-            await session.execute(
-                select(ContactEmail.address)
-                .where(ContactEmail.contact_id == contact.id)
-                .order_by(ContactEmail.position)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    numbers = (
-        (
-            await session.execute(
-                select(ContactPhone)
-                .where(ContactPhone.contact_id == contact.id)
-                .order_by(ContactPhone.position)
-            )
-        )
-        .scalars()
-        .all()
-    )
+_EMAILS = "SELECT address FROM contact_email WHERE contact_id = $1 ORDER BY position"
+_PHONES = "SELECT e164, raw, kind FROM contact_phone WHERE contact_id = $1 ORDER BY position"
+
+
+async def contact_read(session: AsyncSession, contact: Any) -> ContactRead:
+    """``contact`` is the model or a :class:`sql.Row` of it."""
+    emails = await sql.fetch(session, _EMAILS, contact.id)
+    numbers = await sql.fetch(session, _PHONES, contact.id)
     return ContactRead(
         **contact.model_dump(),
-        emails=list(emails),
+        emails=[e.address for e in emails],
         phones=[PhoneRead(e164=p.e164, raw=p.raw, kind=p.kind) for p in numbers],
     )
 

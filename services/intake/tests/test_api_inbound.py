@@ -345,6 +345,41 @@ async def test_a_missed_call_opens_one_callback_ticket_for_repeated_calls(client
     assert len(messages) == 1
 
 
+async def test_a_missed_call_of_a_contact_opens_their_callback_ticket(client, gw, auth):
+    org = await new_organization(client)
+    mobile = number()
+    contact = await new_contact(client, org["id"], phones=[{"number": mobile, "kind": "mobile"}])
+    call_id = unique("call-")
+    await cti(client, gw, event="newCall", callId=call_id, direction="in", to="400",
+              queue="hotline", **{"from": mobile})  # fmt: skip
+    await cti(client, gw, event="hangup", callId=call_id, cause="cancel")
+
+    (call,) = (await client.get(f"/v1/calls?number={mobile}", headers=gw)).json()["items"]
+    assert (call["contact_id"], call["missed"], call["callback"]) == (contact["id"], True, True)
+    ticket = (await client.get(f"/v1/tickets/{call['ticket_id']}", headers=auth())).json()
+    assert (ticket["organization_id"], ticket["contact_id"]) == (org["id"], contact["id"])
+    assert ticket["subject"] == f"Call back +86{mobile} ({contact['name']}): missed call"
+    assert "queue hotline, cause cancel" in ticket["description"]
+    assert (ticket["channel"], ticket["kind"], ticket["severity"]) == ("phone", "consultation", 3)
+
+
+async def test_an_answer_reported_after_the_hangup_unmisses_the_call_with_a_note(client, gw, auth):
+    caller, call_id = number(), unique("call-")
+    await cti(client, gw, event="newCall", callId=call_id, direction="in", to="400",
+              **{"from": caller})  # fmt: skip
+    await cti(client, gw, event="hangup", callId=call_id, cause="cancel")
+    await cti(client, gw, event="answer", callId=call_id, user="eng-3")
+
+    (call,) = (await client.get(f"/v1/calls?number={caller}", headers=gw)).json()["items"]
+    assert (call["missed"], call["callback"], call["state"]) == (False, True, "ended")
+    messages = (
+        await client.get(f"/v1/tickets/{call['ticket_id']}/messages", headers=auth())
+    ).json()
+    assert len(messages) == 1
+    assert messages[0]["public"] is False and messages[0]["author_kind"] == "system"
+    assert "answered after all" in messages[0]["body"]
+
+
 async def test_out_of_order_events_leave_one_correct_call(client, gw):
     call_id = unique("call-")
     await cti(client, gw, event="answer", callId=call_id, user="eng-7", answeringNumber="801")
