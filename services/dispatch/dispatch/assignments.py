@@ -191,8 +191,7 @@ async def route(
     for _ in range(ATTEMPTS):
         if snapshot is None or (preloaded is not None and preloaded[0] != snapshot.version):
             snapshot = await roster.current(session, preloaded[0] if preloaded else None)
-        branches = snapshot.covering(tier=ticket_facts.tier, region=ticket.region)
-        pool = snapshot.engineers_of([b.id for b in branches], ticket_facts.tier)
+        branches, pool = snapshot.pool(tier=ticket_facts.tier, region=ticket.region)
         previous = snapshot.engineers.get(previous_engineer_id) if previous_engineer_id else None
         ids = [e.id for e in pool] + ([previous.id] if previous and previous not in pool else [])
         if preloaded is not None and preloaded[1] == ids:

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
+from dispatch.sql import driver
 from shared import outbox
-from shared.db import driver
 from shared.events import Event
 from shared.logging import current_traceparent
 
@@ -37,15 +37,8 @@ async def emit(session: AsyncSession, event: Event) -> None:
     pending: list[Event] | None = session.info.get(_PENDING)
     if pending is None:
         if not session.in_transaction():
-            await driver(session)  # begins it, so that its rollback drops the events
+            await driver(session)  # begins it, so that its end drops what was not written
         pending = session.info[_PENDING] = []
-        sync = session.sync_session
-        if not sa_event.contains(sync, "before_commit", _before_commit):
-            sa_event.listen(sync, "before_commit", _before_commit)
-            # Every rollback, also of a transaction that has not reached the database yet.
-            # (Dispatch takes no savepoints through the session, whose rollback would drop
-            # the events of the whole transaction here.)
-            sa_event.listen(sync, "after_soft_rollback", _drop)
     pending.append(event)
 
 
@@ -61,6 +54,11 @@ def pending(session: AsyncSession) -> list[Event]:
     return list(session.info.get(_PENDING) or ())
 
 
+# Listeners on every session of the process (dispatch's are the only ones in a dispatch
+# process; a session without pending events costs them a dict lookup).
+
+
+@sa_event.listens_for(Session, "before_commit")
 def _before_commit(sync_session: Session) -> None:
     # Runs inside AsyncSession.commit's greenlet, where await_only reaches the event loop.
     events: list[Any] | None = sync_session.info.pop(_PENDING, None)
@@ -71,5 +69,9 @@ def _before_commit(sync_session: Session) -> None:
     await_only(outbox.add_many(raw, SCHEMA, events))
 
 
+@sa_event.listens_for(Session, "after_transaction_end")
 def _drop(sync_session: Session, *_: Any) -> None:
+    # Committed (written just before) or rolled back: nothing of it is pending any more.
+    # (Dispatch takes no savepoints through the session, whose end would drop the events of
+    # the whole transaction here.)
     sync_session.info.pop(_PENDING, None)

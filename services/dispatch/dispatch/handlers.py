@@ -73,8 +73,7 @@ async def on_ticket_created(session: AsyncSession, event: events.TicketCreated) 
 
 
 def _pool_ids(snapshot: roster.Roster, tier: int, region: str | None) -> list[uuid.UUID]:
-    branches = snapshot.covering(tier=tier, region=region)
-    return [e.id for e in snapshot.engineers_of([b.id for b in branches], tier)]
+    return [e.id for e in snapshot.pool(tier=tier, region=region)[1]]
 
 
 async def on_ticket_updated(session: AsyncSession, event: events.TicketUpdated) -> None:

@@ -27,6 +27,9 @@ HISTORY = timedelta(days=1)
 # The longest a computed duty is reused (it is reused only while nothing can change it).
 DUTY_CACHE_LIMIT = timedelta(minutes=1)
 
+# Regions whose routing pool a snapshot keeps (tickets name a few hundred at most).
+POOLS_KEPT = 4096
+
 
 @dataclass(frozen=True)
 class EngineerInfo:
@@ -54,6 +57,9 @@ class Roster:
     by_branch: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
 
     duties: dict[uuid.UUID, tuple[datetime, datetime, duty.Duty]] = field(default_factory=dict)
+    pools: dict[tuple[int, str | None], tuple[list[routing.Branch], list[EngineerInfo]]] = field(
+        default_factory=dict
+    )
 
     def schedule(self, engineer_id: uuid.UUID) -> duty.Schedule:
         return self.schedules.get(engineer_id, EMPTY)
@@ -83,6 +89,20 @@ class Roster:
 
     def covering(self, *, tier: int, region: str | None) -> list[routing.Branch]:
         return routing.covering_branches(self.branches.values(), tier=tier, region=region)
+
+    def pool(
+        self, *, tier: int, region: str | None
+    ) -> tuple[list[routing.Branch], list[EngineerInfo]]:
+        """The branches covering ``region`` at ``tier`` and their engineers of that tier,
+        worked out once per region for this snapshot (callers must not change the lists)."""
+        key = (tier, region)
+        found = self.pools.get(key)
+        if found is None:
+            if len(self.pools) >= POOLS_KEPT:
+                self.pools.clear()
+            branches = self.covering(tier=tier, region=region)
+            found = self.pools[key] = (branches, self.engineers_of([b.id for b in branches], tier))
+        return found
 
 
 EMPTY = duty.Schedule()
