@@ -182,24 +182,35 @@ def plan(
     return plans
 
 
+_TIME_FIELDS = (
+    "changed_at",
+    "updated_at",
+    "resolved_at",
+    "reopened_at",
+    "closed_at",
+    "merged_at",
+    "acknowledged_at",
+    "checked_in_at",
+    "escalated_at",
+    "assigned_at",
+    "unassigned_at",
+    "completed_at",
+    "created_at",
+)
+_time_fields_of: dict[type, tuple[str, ...]] = {}
+
+
 def fact_time(event: Any) -> datetime:
     """The instant a consumed event says its change happened."""
     data = event.data
-    for name in (
-        "changed_at",
-        "updated_at",
-        "resolved_at",
-        "reopened_at",
-        "closed_at",
-        "merged_at",
-        "acknowledged_at",
-        "checked_in_at",
-        "escalated_at",
-        "assigned_at",
-        "unassigned_at",
-        "completed_at",
-        "created_at",
-    ):
+    names = _time_fields_of.get(type(data))
+    if names is None:
+        # The candidate fields this event class declares, in order (a pydantic model answers
+        # a missing attribute slowly, through an exception); any other class: all of them.
+        declared = getattr(type(data), "model_fields", None)
+        names = tuple(n for n in _TIME_FIELDS if declared is None or n in declared)
+        _time_fields_of[type(data)] = names
+    for name in names:
         value = getattr(data, name, None)
         if isinstance(value, datetime):
             return value
