@@ -1,11 +1,15 @@
 """Consumed events become clocks; duplicates and any order give the same clocks (DESIGN §4)."""
 
+import asyncio
 import json
 import random
 from datetime import UTC, datetime, timedelta
 
-from shared import events
+from shared import events, inbox
+from shared.ids import new_id
 from shared.testing import wait_until
+from sla_timer import sql
+from sla_timer.handlers import HANDLERS
 from tests.factories import Story
 from tests.helpers import deliver, timers_of
 
@@ -96,3 +100,79 @@ async def test_events_from_the_broker_reach_the_clocks(app):
     timers = await wait_until(lambda: timers_of(app, story.ticket_id), timeout=20)
     assert ("response", 1) in timers
     assert json.loads(events.dumps(created))["subject"] == str(story.ticket_id)
+
+
+async def test_a_fact_committed_while_ticket_created_waits_for_the_lock_is_counted(app):
+    """Two replicas: one holds the ticket's lock with an acknowledgement not yet committed
+    while the other handles ticket.created; the latter must derive the clocks with it."""
+    story = Story(start=datetime.now(UTC) - timedelta(minutes=30))
+    created = story.created()
+    ack = story.acknowledged(10)
+
+    async with app.state.sessionmaker() as first:
+        await inbox.claim(first, ack)
+        await HANDLERS[type(ack)](first, ack)  # holds the ticket's lock until it commits
+
+        async def second() -> None:
+            await deliver(app, created)
+
+        waiting = asyncio.create_task(second())
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # blocked on the lock
+        await first.commit()
+    await asyncio.wait_for(waiting, 10)
+
+    timers = await timers_of(app, story.ticket_id)
+    assert timers["response", 1]["state"] == "stopped"
+    assert timers["response", 1]["outcome"] == "met"
+
+
+async def test_a_batch_in_one_transaction_gives_the_same_clocks_as_one_by_one(app):
+    """As shared.bus.Consumer.handle_batch: one claim for the batch, the handlers in turn on
+    one session, one commit; several tickets and every event of each in the same batch. (In
+    the future, so that the scanner fires nothing in between the one-by-one deliveries.)"""
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+    expected = comparable(await _delivered_one_by_one(app, lifecycle(start)))
+    stories = [lifecycle(start) for _ in range(3)]
+    batch = [event for story in stories for event in story.events]
+    random.Random(7).shuffle(batch)
+
+    async with app.state.sessionmaker() as session:
+        firsts = await inbox.claim_many(session, batch)
+        for event, first in zip(batch, firsts, strict=True):
+            if first:
+                await HANDLERS[type(event)](session, event)
+        await session.commit()
+
+    for story in stories:
+        assert comparable(await timers_of(app, story.ticket_id)) == expected
+
+
+async def _delivered_one_by_one(app, story: Story) -> dict:
+    for event in story.events:
+        await deliver(app, event)
+    return await timers_of(app, story.ticket_id)
+
+
+_PROBE = """
+INSERT INTO ticket_fact (event_id, ticket_id, source, seq, type, at)
+VALUES ($1, $1, 'test', 1, 'test.probe', now())
+"""
+_COUNT = "SELECT count(*) FROM ticket_fact WHERE event_id = $1"
+
+
+async def test_the_handlers_connection_follows_the_sessions_transaction(app):
+    probe = new_id()
+    async with app.state.sessionmaker() as session:
+        conn = await sql.connection(session)
+        assert await sql.connection(session) is conn
+        await conn.execute(_PROBE, probe)
+        await session.rollback()
+
+        again = await sql.connection(session)
+        assert again.is_in_transaction()
+        assert await again.fetchval(_COUNT, probe) == 0
+        await again.execute(_PROBE, probe)
+        await session.commit()
+    async with app.state.sessionmaker() as session:
+        assert await (await sql.connection(session)).fetchval(_COUNT, probe) == 1
