@@ -20,8 +20,6 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import ValidationError
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake import attachments, errors, mailparse, phones, register, sql, states, tickets
@@ -29,15 +27,13 @@ from intake.models import (
     Contact,
     InboundMail,
     InboundMessage,
-    SeenSignature,
-    Ticket,
-    TicketMessage,
 )
 from intake.schemas import ContactCreate, MessageCreate, MessageInbound, TicketCreate
 from intake.settings import Settings
 from shared.auth import SIGNATURE_WINDOW_SECONDS, Actor, BadSignature
 from shared.db import utcnow
 from shared.http import Problem
+from shared.ids import new_id
 
 log = logging.getLogger("aftercare.intake.inbound")
 
@@ -66,22 +62,22 @@ class PayloadRefused(Problem):
 # Gateway signatures ----------------------------------------------------------------------
 
 
+_SIGNATURE = """
+INSERT INTO seen_signature (signature, expires_at) VALUES ($1, $2)
+ON CONFLICT DO NOTHING
+RETURNING signature
+"""
+
+
 async def remember_signature(session: AsyncSession, signature: str) -> None:
     """Refuses a signature already used inside its window (a replay), else remembers it until
     the window has passed; expired ones are swept as a side effect."""
     now = utcnow()
-    inserted = await session.execute(
-        pg_insert(SeenSignature)
-        .values(
-            signature=signature, expires_at=now + timedelta(seconds=2 * SIGNATURE_WINDOW_SECONDS)
-        )
-        .on_conflict_do_nothing()
-        .returning(SeenSignature.signature)
-    )
-    if inserted.first() is None:
+    expires = now + timedelta(seconds=2 * SIGNATURE_WINDOW_SECONDS)
+    if await sql.fetchval(session, _SIGNATURE, signature, expires) is None:
         raise BadSignature("this signature was already used (a replayed request)")
     if int(hashlib.sha256(signature.encode()).hexdigest()[:2], 16) < 8:  # ~3 % of requests
-        await session.execute(delete(SeenSignature).where(SeenSignature.expires_at < now))
+        await sql.execute(session, "DELETE FROM seen_signature WHERE expires_at < $1", now)
 
 
 def verify_mailgun(key: str, timestamp: str, token: str, signature: str, now: float) -> str:
@@ -185,14 +181,25 @@ def sent_ticket_id(message_id: str, domain: str) -> uuid.UUID | None:
         return None
 
 
-async def _live(session: AsyncSession, ticket_id: uuid.UUID | None) -> Ticket | None:
-    """The ticket, followed through merges; None when it is closed or cancelled."""
+_LIVE = "SELECT * FROM ticket WHERE id = $1 FOR UPDATE"
+# Stored Message-IDs a mail refers to: mails received here, and messages filed with one.
+_REFERENCED = """
+SELECT 1 AS source, message_id AS ref, ticket_id FROM inbound_mail
+WHERE message_id = ANY($1::text[]) AND ticket_id IS NOT NULL
+UNION ALL
+SELECT 2, external_ref, ticket_id FROM ticket_message WHERE external_ref = ANY($1::text[])
+ORDER BY source
+"""
+_BY_NUMBER = "SELECT id FROM ticket WHERE number = $1"
+
+
+async def _live(session: AsyncSession, ticket_id: uuid.UUID | None) -> Any:
+    """The ticket (a :class:`sql.Row`), followed through merges; None when it is closed or
+    cancelled."""
     for _ in range(10):
         if ticket_id is None:
             return None
-        ticket = (
-            await session.execute(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
-        ).scalar_one_or_none()
+        ticket = await sql.fetchrow(session, _LIVE, ticket_id)
         if ticket is None:
             return None
         if ticket.status == "merged" and ticket.merged_into_id is not None:
@@ -203,8 +210,8 @@ async def _live(session: AsyncSession, ticket_id: uuid.UUID | None) -> Ticket | 
 
 
 async def thread(
-    session: AsyncSession, settings: Settings, mail: mailparse.InboundMail, contact: Contact | None
-) -> tuple[Ticket | None, str | None]:
+    session: AsyncSession, settings: Settings, mail: mailparse.InboundMail, contact: Any
+) -> tuple[Any, str | None]:
     """The ticket a mail continues, and how it was found: by its references to stored or sent
     Message-IDs first, then by the subject's ``[#number]`` tag when the sender belongs to that
     ticket's organisation."""
@@ -214,29 +221,14 @@ async def thread(
             tid = sent_ticket_id(ref, settings.message_id_domain)
             if tid is not None and (ticket := await _live(session, tid)):
                 return ticket, f"reference {ref}"
-        rows = (
-            await session.execute(
-                select(InboundMail.message_id, InboundMail.ticket_id).where(
-                    InboundMail.message_id.in_(refs), InboundMail.ticket_id.is_not(None)
-                )
-            )
-        ).all()
-        rows += (
-            await session.execute(
-                select(TicketMessage.external_ref, TicketMessage.ticket_id).where(
-                    TicketMessage.external_ref.in_(refs)
-                )
-            )
-        ).all()
-        by_ref = {r[0]: r[1] for r in rows}
+        rows = await sql.fetch(session, _REFERENCED, list(refs))
+        by_ref = {r.ref: r.ticket_id for r in rows}
         for ref in refs:
             if ref in by_ref and (ticket := await _live(session, by_ref[ref])):
                 return ticket, f"reference {ref}"
     number = mailparse.ticket_number(mail.subject)
     if number is not None and contact is not None:
-        tid = (
-            await session.execute(select(Ticket.id).where(Ticket.number == number))
-        ).scalar_one_or_none()
+        tid = await sql.fetchval(session, _BY_NUMBER, number)
         ticket = await _live(session, tid)
         if ticket is not None and ticket.organization_id == contact.organization_id:
             return ticket, f"subject tag #{number}"
@@ -258,16 +250,26 @@ def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+_MAIL = "SELECT * FROM inbound_mail WHERE message_id = $1"
+_NUMBER = "SELECT number FROM ticket WHERE id = $1"
+
+
 async def _previous(session: AsyncSession, key: str) -> MailOutcome:
-    row = (
-        await session.execute(select(InboundMail).where(InboundMail.message_id == key))
-    ).scalar_one()
+    row = await sql.fetchrow(session, _MAIL, key)
+    assert row is not None
     number = None
     if row.ticket_id is not None:
-        number = (
-            await session.execute(select(Ticket.number).where(Ticket.id == row.ticket_id))
-        ).scalar_one_or_none()
+        number = await sql.fetchval(session, _NUMBER, row.ticket_id)
     return MailOutcome(row, True, number, list(row.details.get("attachments", [])))
+
+
+_CLAIM_MAIL = """
+INSERT INTO inbound_mail
+    (id, message_id, gateway, from_email, from_name, subject, loop_signal, html, size, sha256)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
 
 
 async def receive_mail(
@@ -282,23 +284,20 @@ async def receive_mail(
     new ticket, or — for auto-replies and bounces — a system note on the ticket it concerns or
     just the record, never a new ticket."""
     key = mail.key[:998]
-    claimed = await session.execute(
-        pg_insert(InboundMail)
-        .values(
-            message_id=key,
-            gateway=gateway,
-            from_email=mail.from_email[:500],
-            from_name=mail.from_name[:500],
-            subject=mail.subject,
-            loop_signal=mail.loop_signal,
-            html=mail.html,
-            size=mail.size,
-            sha256=mail.sha256,
-        )
-        .on_conflict_do_nothing()
-        .returning(InboundMail.id)
+    row_id = await sql.fetchval(
+        session,
+        _CLAIM_MAIL,
+        new_id(),
+        key,
+        gateway,
+        mail.from_email[:500],
+        mail.from_name[:500],
+        mail.subject,
+        mail.loop_signal,
+        mail.html,
+        mail.size,
+        mail.sha256,
     )
-    row_id = claimed.scalar_one_or_none()
     if row_id is None:  # a retry: a concurrent first attempt holds the index entry until commit
         return await _previous(session, key)
 
@@ -382,16 +381,28 @@ async def receive_mail(
         else [_describe(a, False, "not stored: no ticket") for a in mail.attachments]
     )
     values["details"] = {"attachments": files, "defects": mail.defects[:50]}
-    row = (
-        await session.execute(
-            update(InboundMail)
-            .where(InboundMail.id == row_id)
-            .values(**values)
-            .returning(InboundMail)
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one()
+    row = await _file_mail(session, row_id, values)
     return MailOutcome(row, False, ticket.number if ticket else None, files)
+
+
+async def _file_mail(session: AsyncSession, row_id: uuid.UUID, values: dict) -> Any:
+    """The mail's record with what became of it (one statement), as a :class:`sql.Row`."""
+    sets, args = [], []
+    for i, (column, value) in enumerate(values.items(), start=2):
+        if column == "details":
+            sets.append(f"details = ${i}::text::jsonb")
+            args.append(sql.dumps(value))
+        else:
+            sets.append(f"{column} = ${i}")
+            args.append(value)
+    row = await sql.fetchrow(
+        session,
+        f"UPDATE inbound_mail SET {', '.join(sets)} WHERE id = $1 RETURNING *",
+        row_id,
+        *args,
+    )
+    assert row is not None
+    return row
 
 
 def _describe(a: mailparse.Attachment, stored: bool, refused: str | None) -> dict:
@@ -448,32 +459,40 @@ class MessageOutcome:
     ticket_number: int | None
 
 
+_CLAIM_MESSAGE = """
+INSERT INTO inbound_message (id, channel, external_id, sender) VALUES ($1, $2, $3, $4)
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+_MESSAGE = "SELECT * FROM inbound_message WHERE channel = $1 AND external_id = $2"
+_SENDERS_OPEN_TICKET = f"""
+SELECT * FROM ticket
+WHERE contact_id = $1 AND status IN ({tickets.OPEN_SQL})
+ORDER BY channel <> $2, id DESC
+LIMIT 1
+FOR UPDATE
+"""
+_FILE_MESSAGE = """
+UPDATE inbound_message SET disposition = $2, ticket_id = $3, ticket_message_id = $4, contact_id = $5
+WHERE id = $1
+RETURNING *
+"""
+
+
 async def receive_message(
     session: AsyncSession, settings: Settings, body: MessageInbound, *, actor: Actor
 ) -> MessageOutcome:
     """An SMS or IM message once per (channel, external id): a message on the sender's newest
     open ticket, else a new ticket on that channel."""
-    claimed = await session.execute(
-        pg_insert(InboundMessage)
-        .values(channel=body.channel, external_id=body.external_id, sender=body.sender)
-        .on_conflict_do_nothing()
-        .returning(InboundMessage.id)
+    row_id = await sql.fetchval(
+        session, _CLAIM_MESSAGE, new_id(), body.channel, body.external_id, body.sender
     )
-    row_id = claimed.scalar_one_or_none()
     if row_id is None:
-        row = (
-            await session.execute(
-                select(InboundMessage).where(
-                    InboundMessage.channel == body.channel,
-                    InboundMessage.external_id == body.external_id,
-                )
-            )
-        ).scalar_one()
+        row = await sql.fetchrow(session, _MESSAGE, body.channel, body.external_id)
+        assert row is not None
         number = None
         if row.ticket_id is not None:
-            number = (
-                await session.execute(select(Ticket.number).where(Ticket.id == row.ticket_id))
-            ).scalar_one_or_none()
+            number = await sql.fetchval(session, _NUMBER, row.ticket_id)
         return MessageOutcome(row, True, number)
     e164 = phones.try_normalise(body.sender, settings.phone_region)
     email = valid_address(body.sender) if "@" in body.sender else None
@@ -486,15 +505,7 @@ async def receive_message(
         contact = await new_contact(
             session, settings, name=body.name or body.sender, email=email, phone=e164
         )
-    ticket = (
-        await session.execute(
-            select(Ticket)
-            .where(Ticket.contact_id == contact.id, Ticket.status.in_(tuple(states.OPEN)))
-            .order_by(Ticket.channel != body.channel, Ticket.id.desc())
-            .limit(1)
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
+    ticket = await sql.fetchrow(session, _SENDERS_OPEN_TICKET, contact.id, body.channel)
     links = [f"[media: {m.url}]" for m in body.media if m.url]
     text = "\n".join([body.text, *links]).strip() or "(no text)"
     message = None
@@ -543,18 +554,13 @@ async def receive_message(
                 actor=actor,
                 message_id=message.id if message else None,
             )
-    row = (
-        await session.execute(
-            update(InboundMessage)
-            .where(InboundMessage.id == row_id)
-            .values(
-                disposition=disposition,
-                ticket_id=ticket.id,
-                ticket_message_id=message.id if message else None,
-                contact_id=contact.id,
-            )
-            .returning(InboundMessage)
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one()
+    row = await sql.fetchrow(
+        session,
+        _FILE_MESSAGE,
+        row_id,
+        disposition,
+        ticket.id,
+        message.id if message else None,
+        contact.id,
+    )
     return MessageOutcome(row, False, ticket.number)
