@@ -403,21 +403,39 @@ async def publish_paced(
     return due, lag
 
 
+async def decided(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """The tickets among ``ids`` that have a decision: an assignment, or a place in a queue."""
+    rows = await conn.fetch(
+        """
+        SELECT ticket_id AS id FROM dispatch.assignment WHERE ticket_id = ANY($1::uuid[])
+        UNION
+        SELECT id FROM dispatch.ticket WHERE id = ANY($1::uuid[]) AND queued_at IS NOT NULL
+        """,
+        ids,
+    )
+    return {r["id"] for r in rows}
+
+
 async def wait_decided(conn: asyncpg.Connection, ids: list[uuid.UUID], timeout: float) -> bool:
+    """Waits until every ticket of ``ids`` (in publishing order) has a decision. The queue is
+    first in, first out, so each poll looks at the last tickets still waiting, and at all of
+    them only once those are decided: polling 10,000 tickets every 0.2 s would cost the
+    database more than the routing it measures."""
+    pending = list(ids)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        decided = await conn.fetchval(
-            """
-            SELECT (SELECT count(*) FROM dispatch.assignment WHERE ticket_id = ANY($1::uuid[]))
-                 + (SELECT count(*) FROM dispatch.ticket
-                    WHERE id = ANY($1::uuid[]) AND queued_at IS NOT NULL)
-            """,
-            ids,
-        )
-        if decided >= len(ids):
-            return True
+        tail = pending[-TAIL:]
+        if len(await decided(conn, tail)) == len(tail):
+            done = await decided(conn, pending)
+            pending = [i for i in pending if i not in done]
+            if not pending:
+                return True
         await asyncio.sleep(0.2)
     return False
+
+
+# Tickets a poll of wait_decided looks at before it looks at all.
+TAIL = 200
 
 
 async def measure(conn: asyncpg.Connection, sent: dict[uuid.UUID, float]) -> dict[str, Any]:
