@@ -80,6 +80,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=3, help="dispatch worker processes")
     p.add_argument("--prefetch", type=int, default=16, help="AFTERCARE_CONSUMER_PREFETCH")
     p.add_argument("--drain-timeout", type=float, default=300.0)
+    p.add_argument(
+        "--log-level", default="WARNING", help="the workers' AFTERCARE_LOG_LEVEL (logs beside)"
+    )
     p.add_argument("--keep", action="store_true", help="leave the database in place")
     p.add_argument(
         "--profile",
@@ -498,7 +501,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     test_run = TestRun.from_environment(run_id=f"bench_dispatch_{stamp}")
     test_run.extra.update(
         {
-            "AFTERCARE_LOG_LEVEL": "WARNING",
+            "AFTERCARE_LOG_LEVEL": args.log_level,
             "AFTERCARE_CONSUMER_PREFETCH": str(args.prefetch),
             "AFTERCARE_REQUEUE_SECONDS": "30",
         }
