@@ -68,15 +68,35 @@ def make_engine(settings: ServiceSettings, **overrides) -> AsyncEngine:
     return create_async_engine(settings.async_database_url(), **options)
 
 
+_DRIVER_KEY = "shared.db.driver"
+
+
 async def driver(session: AsyncSession) -> asyncpg.Connection:
     """The asyncpg connection under ``session``, inside the session's transaction.
 
     For hot paths (event handlers, ticket creation): a statement sent straight to asyncpg costs
     a fifth of the CPU the same text costs through SQLAlchemy, and asyncpg prepares and caches
     it. The statements join the session's transaction, so they commit or roll back with it.
-    ``search_path`` is the service's schema. JSON and JSONB travel as ``str`` both ways (the
-    codecs SQLAlchemy's dialect installs on the connection): pass ``dumps(value)``.
+    ``search_path`` is the service's schema. JSON and JSONB parameters travel as text (pass
+    ``dumps(value)``); a JSON result comes decoded by the codec SQLAlchemy's dialect installs
+    (the standard library's ``json``), or as text when the statement casts it (``col::text``),
+    which orjson decodes faster.
+
+    The connection is remembered for the session's current transaction: a consumer calls its
+    handlers once per event with one session for a whole batch, and asking SQLAlchemy each time
+    (a greenlet switch and the pool's proxies) costs about as much as a statement. After a
+    commit or rollback the next call asks again (a new transaction, maybe another connection).
     """
+    transaction = session.sync_session.get_transaction()
+    kept = session.info.get(_DRIVER_KEY)
+    if (
+        kept is not None
+        and transaction is not None
+        and kept[0] is transaction
+        and transaction.is_active
+        and kept[1].is_in_transaction()
+    ):
+        return kept[1]
     conn = await session.connection()
     adapted = (await conn.get_raw_connection()).dbapi_connection
     raw = adapted.driver_connection
@@ -88,6 +108,7 @@ async def driver(session: AsyncSession) -> asyncpg.Connection:
             await start()
         else:
             await session.execute(text("SELECT 1"))
+    session.info[_DRIVER_KEY] = (session.sync_session.get_transaction(), raw)
     return raw
 
 

@@ -96,3 +96,20 @@ async def test_pool_without_pre_ping_recovers_after_the_server_drops_its_connect
     async with app.state.sessionmaker() as session:
         assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
     assert engine.pool.checkedout() == 0
+
+
+async def test_driver_is_remembered_for_one_transaction_only(app):
+    first, second = ticket_created(), ticket_created()
+    async with app.state.sessionmaker() as session:
+        conn = await driver(session)
+        assert await driver(session) is conn
+        await inbox.claim(session, first)
+        await session.rollback()
+        # A new transaction: the remembered connection is not reused outside its transaction.
+        again = await driver(session)
+        assert again.is_in_transaction()
+        await inbox.claim(session, second)
+        await session.commit()
+        assert not again.is_in_transaction()
+    assert await inbox_count(app, first.id) == 0
+    assert await inbox_count(app, second.id) == 1
