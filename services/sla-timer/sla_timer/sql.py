@@ -16,37 +16,10 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import driver, dumps
 
-__all__ = ["Rec", "connection", "driver", "dumps", "loads", "rec"]
-
-_INFO_KEY = "sla_timer.sql.connection"
-
-
-async def connection(session: AsyncSession) -> asyncpg.Connection:
-    """``driver(session)``, remembered for the session's current transaction.
-
-    The consumer calls the handlers once per event with one session for a whole batch; asking
-    SQLAlchemy for the connection each time (a greenlet switch and the pool's proxies) costs
-    about as much as one statement. The connection is the same for the life of the session's
-    transaction, so it is kept with that transaction object and asked for again after a commit
-    or rollback (a new transaction, possibly on another connection).
-    """
-    transaction = session.sync_session.get_transaction()
-    kept = session.info.get(_INFO_KEY)
-    if (
-        kept is not None
-        and transaction is not None
-        and kept[0] is transaction
-        and transaction.is_active
-        and kept[1].is_in_transaction()
-    ):
-        return kept[1]
-    raw = await driver(session)
-    session.info[_INFO_KEY] = (session.sync_session.get_transaction(), raw)
-    return raw
+__all__ = ["Rec", "driver", "dumps", "loads", "rec"]
 
 
 def loads(value: Any) -> Any:

@@ -120,13 +120,13 @@ WHERE t.id = u.id
 
 
 async def lock_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> None:
-    await (await sql.connection(session)).execute(_LOCK, ticket_id)
+    await (await sql.driver(session)).execute(_LOCK, ticket_id)
 
 
 async def open_ticket(session: AsyncSession, event: events.TicketCreated, settings: Settings):
     """Records the projection of a new ticket and starts its clocks."""
     d = event.data
-    conn = await sql.connection(session)
+    conn = await sql.driver(session)
     inserted = await conn.fetchval(
         _OPEN,
         event.subject,
@@ -150,7 +150,7 @@ async def open_ticket(session: AsyncSession, event: events.TicketCreated, settin
 
 async def record(session: AsyncSession, event: events.Event, settings: Settings) -> None:
     """Keeps a consumed event as a fact of its ticket and derives the clocks again."""
-    conn = await sql.connection(session)
+    conn = await sql.driver(session)
     await conn.execute(
         _RECORD,
         event.id,
@@ -215,7 +215,7 @@ async def rebuild(
 ) -> list[tuple[str, int]]:
     """Derives the ticket's clocks from its facts and stores them, keeping what was fired;
     returns the (kind, round) of the clocks stored. The caller holds the ticket's lock."""
-    return await _rebuild(await sql.connection(session), ticket_id, settings, now=now)
+    return await _rebuild(await sql.driver(session), ticket_id, settings, now=now)
 
 
 async def _rebuild(
@@ -456,7 +456,7 @@ async def read_ticket(
     ]
     calendar_key, coverage = current_calendar(ticket.calendar_id, ticket.coverage, facts)
     calendar_row, _ = await load_calendar(
-        await sql.connection(session), calendar_key, _fallback(coverage, settings)
+        await sql.driver(session), calendar_key, _fallback(coverage, settings)
     )
     calendar = calendar_row.calendar
     items = []

@@ -164,15 +164,15 @@ _COUNT = "SELECT count(*) FROM ticket_fact WHERE event_id = $1"
 async def test_the_handlers_connection_follows_the_sessions_transaction(app):
     probe = new_id()
     async with app.state.sessionmaker() as session:
-        conn = await sql.connection(session)
-        assert await sql.connection(session) is conn
+        conn = await sql.driver(session)
+        assert await sql.driver(session) is conn
         await conn.execute(_PROBE, probe)
         await session.rollback()
 
-        again = await sql.connection(session)
+        again = await sql.driver(session)
         assert again.is_in_transaction()
         assert await again.fetchval(_COUNT, probe) == 0
         await again.execute(_PROBE, probe)
         await session.commit()
     async with app.state.sessionmaker() as session:
-        assert await (await sql.connection(session)).fetchval(_COUNT, probe) == 1
+        assert await (await sql.driver(session)).fetchval(_COUNT, probe) == 1
