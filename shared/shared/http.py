@@ -15,14 +15,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, func, text
+from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import logging as aclog
-from shared.db import is_transient
+from shared.db import driver, is_transient
 
 log = logging.getLogger("aftercare.http")
 
@@ -327,6 +327,21 @@ def request_hash(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
 
 
+_IDEMPOTENCY_RESERVE = """
+INSERT INTO idempotency_key (actor, key, request_hash) VALUES ($1, $2, $3)
+ON CONFLICT (actor, key) DO NOTHING
+RETURNING key
+"""
+_IDEMPOTENCY_STORED = """
+SELECT request_hash, status_code, response::text AS response FROM idempotency_key
+WHERE actor = $1 AND key = $2
+"""
+_IDEMPOTENCY_FINISH = """
+UPDATE idempotency_key SET status_code = $3, response = $4::text::jsonb
+WHERE actor = $1 AND key = $2
+"""
+
+
 async def idempotency_begin(
     session: AsyncSession, *, actor: str, key: str, fingerprint: str
 ) -> StoredResponse | None:
@@ -337,39 +352,20 @@ async def idempotency_begin(
     """
     if not key or len(key) > 255:
         raise Problem("Idempotency-Key must be 1 to 255 characters")
-    inserted = await session.execute(
-        text(
-            "INSERT INTO idempotency_key (actor, key, request_hash) VALUES (:actor, :key, :hash) "
-            "ON CONFLICT (actor, key) DO NOTHING RETURNING key"
-        ),
-        {"actor": actor, "key": key, "hash": fingerprint},
-    )
-    if inserted.first() is not None:
+    conn = await driver(session)
+    if await conn.fetchval(_IDEMPOTENCY_RESERVE, actor, key, fingerprint) is not None:
         return None
-    row = (
-        await session.execute(
-            text(
-                "SELECT request_hash, status_code, response FROM idempotency_key "
-                "WHERE actor = :actor AND key = :key"
-            ),
-            {"actor": actor, "key": key},
-        )
-    ).one()
-    if row.request_hash != fingerprint:
+    row = await conn.fetchrow(_IDEMPOTENCY_STORED, actor, key)
+    if row["request_hash"] != fingerprint:
         raise IdempotencyKeyReused(f"Idempotency-Key {key!r} was first used for another request")
-    if row.status_code is None:
+    if row["status_code"] is None:
         raise Conflict("a request with this Idempotency-Key is still in progress")
-    return StoredResponse(status_code=row.status_code, body=row.response)
+    return StoredResponse(status_code=row["status_code"], body=orjson.loads(row["response"]))
 
 
 async def idempotency_finish(
     session: AsyncSession, *, actor: str, key: str, status_code: int, body: Any
 ) -> None:
     """Stores the answer for a reserved key, in the same transaction as the effect."""
-    await session.execute(
-        text(
-            "UPDATE idempotency_key SET status_code = :status, response = CAST(:body AS jsonb) "
-            "WHERE actor = :actor AND key = :key"
-        ),
-        {"actor": actor, "key": key, "status": status_code, "body": orjson.dumps(body).decode()},
-    )
+    conn = await driver(session)
+    await conn.execute(_IDEMPOTENCY_FINISH, actor, key, status_code, orjson.dumps(body).decode())
