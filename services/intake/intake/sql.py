@@ -68,19 +68,8 @@ class Row:
         return dict(self._values)
 
 
-_CACHED = "intake.sql.connection"
-
-
-async def connection(session: AsyncSession) -> asyncpg.Connection:
-    """``driver(session)``, remembered for the session's current transaction: within one
-    transaction the session keeps one connection, so the next statements skip the lookup."""
-    transaction = session.sync_session.get_transaction()
-    cached = session.info.get(_CACHED)
-    if transaction is not None and cached is not None and cached[0] is transaction:
-        return cached[1]
-    conn = await driver(session)
-    session.info[_CACHED] = (session.sync_session.get_transaction(), conn)
-    return conn
+# ``driver`` remembers the connection for the session's transaction.
+connection = driver
 
 
 async def fetchrow(session: AsyncSession, query: str, *args: Any) -> Row | None:
