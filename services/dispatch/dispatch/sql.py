@@ -13,33 +13,12 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
-from shared.db import driver as _driver
-from shared.db import dumps
+from shared.db import driver, dumps
 
 __all__ = ["JSON_COLUMNS", "Rec", "driver", "dumps", "rec"]
 
 JSON_COLUMNS = frozenset({"field_seqs", "reason"})
-
-_DRIVER = "dispatch.driver"
-
-
-async def driver(session: AsyncSession) -> asyncpg.Connection:
-    """``shared.db.driver``, looked up once per transaction: the connection is the session's
-    until the transaction ends (a handler's few statements all ask for it)."""
-    conn = session.info.get(_DRIVER)
-    if conn is None:
-        conn = session.info[_DRIVER] = await _driver(session)
-    return conn
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_driver(session: Session, transaction: object) -> None:
-    # Every session of the process: dispatch's are the only ones in a dispatch process.
-    session.info.pop(_DRIVER, None)
 
 
 class Rec:
