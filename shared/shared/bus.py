@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -236,6 +236,23 @@ def _message(
     )
 
 
+@contextlib.contextmanager
+def _event_context(message: AbstractIncomingMessage, event: events.Event) -> Iterator[None]:
+    """The event's ids and trace for logs and for the events its handler emits, for the
+    duration of its handling only (a later event on the same task must not inherit them)."""
+    tokens = (
+        aclog.event_id.set(str(event.id)),
+        aclog.ticket_id.set(str(event.subject)),
+        aclog.traceparent.set((message.headers or {}).get("traceparent")),  # type: ignore[arg-type]
+    )
+    try:
+        yield
+    finally:
+        aclog.traceparent.reset(tokens[2])
+        aclog.ticket_id.reset(tokens[1])
+        aclog.event_id.reset(tokens[0])
+
+
 class Acker:
     """Acknowledges one channel's deliveries with as few frames as correctness allows.
 
@@ -309,6 +326,7 @@ class Consumer:
         self.queue = settings.queue
         self.delays = tuple(settings.retry_delays)
         self.batch_size = max(1, settings.consumer_batch_size)
+        self.linger = max(0.0, settings.consumer_linger_seconds)
         self.consuming = asyncio.Event()
         self._inbound: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._ackers: dict[int, Acker] = {}  # id(message) -> its channel's acker
@@ -373,6 +391,8 @@ class Consumer:
     async def _work(self) -> None:
         while True:
             batch = [await self._inbound.get()]
+            if self.linger and self._inbound.qsize() < self.batch_size - 1:
+                await asyncio.sleep(self.linger)
             while len(batch) < self.batch_size and not self._inbound.empty():
                 batch.append(self._inbound.get_nowait())
             try:
@@ -398,9 +418,10 @@ class Consumer:
         try:
             async with self.sessionmaker() as session:
                 firsts = await inbox.claim_many(session, [event for _, event, _ in ready])
-                for (_, event, handler), first in zip(ready, firsts, strict=True):
+                for (message, event, handler), first in zip(ready, firsts, strict=True):
                     if first:
-                        await handler(session, event)
+                        with _event_context(message, event):
+                            await handler(session, event)
                 await session.commit()
         except asyncio.CancelledError:
             raise
@@ -446,20 +467,18 @@ class Consumer:
     ) -> None:
         """One delivery in its own transaction (a lone delivery, or a failed batch's)."""
         start = time.perf_counter()
-        aclog.event_id.set(str(event.id))
-        aclog.ticket_id.set(str(event.subject))
-        aclog.traceparent.set((message.headers or {}).get("traceparent"))  # type: ignore[arg-type]
-        try:
-            async with self.sessionmaker() as session:
-                first = await inbox.claim(session, event)
-                if first:
-                    await handler(session, event)
-                await session.commit()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            await self._failed(message, event, exc)
-            return
+        with _event_context(message, event):
+            try:
+                async with self.sessionmaker() as session:
+                    first = await inbox.claim(session, event)
+                    if first:
+                        await handler(session, event)
+                    await session.commit()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._failed(message, event, exc)
+                return
         await self._settle(message, ack=True)
         metrics.EVENTS_CONSUMED.labels(
             type=event.type, outcome="ok" if first else "duplicate"

@@ -61,6 +61,7 @@ def create_service_app(
                 broker=broker,
                 batch_size=settings.relay_batch_size,
                 poll_seconds=settings.relay_poll_seconds,
+                linger_seconds=settings.relay_linger_seconds,
                 retention_hours=settings.outbox_retention_hours,
             )
             tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))

@@ -73,9 +73,7 @@ async def test_claim_many_handles_each_event_once_in_batch_order(app):
         assert await inbox_count(app, event.id) == 1
 
 
-async def test_pool_without_pre_ping_recovers_after_the_server_drops_its_connections(
-    app, settings
-):
+async def test_pool_without_pre_ping_recovers_after_the_server_drops_its_connections(app, settings):
     assert settings.db_pool_pre_ping is False
     engine = app.state.engine
     async with app.state.sessionmaker() as session:
