@@ -21,10 +21,21 @@ async def run() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with app.router.lifespan_context(app):
-        await app.state.broker.wait_ready()
-        await asyncio.wait_for(app.state.consumer.consuming.wait(), 60)
-        print("dispatch worker ready", flush=True)
-        await stop.wait()
+        # A stop signal counts while the worker is still connecting, too.
+        ready = asyncio.ensure_future(_ready(app))
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if ready.done():
+            ready.result()
+            print("dispatch worker ready", flush=True)
+            await stopped
+        ready.cancel()
+        stopped.cancel()
+
+
+async def _ready(app) -> None:
+    await app.state.broker.wait_ready()
+    await asyncio.wait_for(app.state.consumer.consuming.wait(), 60)
 
 
 def main() -> None:

@@ -5,7 +5,9 @@ engineer exceeds capacity, and nothing is assigned twice (issue 5, DESIGN §4 an
 import asyncio
 import os
 import random
+import subprocess
 import sys
+from pathlib import Path
 
 import aio_pika
 import asyncpg
@@ -36,11 +38,12 @@ async def run():
     await test_run.teardown()
 
 
-async def test_three_workers_route_a_burst_exactly_once_within_capacity(run):
+async def test_three_workers_route_a_burst_exactly_once_within_capacity(run, tmp_path):
     conn = await asyncpg.connect(_url(run))
     try:
         regions = await load_roster(conn)
-        workers = [await start_worker(run) for _ in range(WORKERS)]
+        logs = [tmp_path / f"worker-{n}.log" for n in range(WORKERS)]
+        workers = [await start_worker(run, log) for log in logs]
         try:
             await wait_until(lambda: at_least(consumers(run), WORKERS), timeout=60)
             created = [ticket_created(region=random.choice(regions)) for _ in range(TICKETS)]
@@ -58,9 +61,14 @@ async def test_three_workers_route_a_burst_exactly_once_within_capacity(run):
         finally:
             for worker in workers:
                 worker.terminate()
-            outputs = [await w.communicate() for w in workers]
-        for worker, (_, err) in zip(workers, outputs, strict=True):
-            assert worker.returncode in (0, -15), err.decode()[-2000:]
+            for worker in workers:
+                try:
+                    await asyncio.wait_for(worker.wait(), 30)
+                except TimeoutError:  # it ignored the stop signal: fails below, with its log
+                    worker.kill()
+                    await worker.wait()
+        for worker, log in zip(workers, logs, strict=True):
+            assert worker.returncode in (0, -15), log.read_text()[-2000:]
 
         await check_invariants(conn, created, closed)
     finally:
@@ -171,16 +179,19 @@ async def settled(conn, open_tickets: int) -> bool:
     return row["active"] + row["queued"] == open_tickets and waiting_with_room == 0
 
 
-async def start_worker(run: TestRun) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "dispatch.worker",
-        cwd=REPO_ROOT,
-        env={**os.environ, **run.env(), "AFTERCARE_LOG_LEVEL": "WARNING"},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+async def start_worker(run: TestRun, log: Path) -> asyncio.subprocess.Process:
+    # Output goes to a file, not a pipe read only at the end: a worker that logs more than a
+    # pipe holds would block on its next write and never see the stop signal.
+    with log.open("wb") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "dispatch.worker",
+            cwd=REPO_ROOT,
+            env={**os.environ, **run.env(), "AFTERCARE_LOG_LEVEL": "WARNING"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 async def consumers(run: TestRun) -> int:
