@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 
@@ -332,8 +333,12 @@ def raw_to_text(raw: str, hints: tuple[str, ...] = ()) -> str:
     return decode_words(text, hints)
 
 
+FOLD = re.compile(r"\r?\n[ \t]*")
+WHITESPACE = re.compile(r"\s+")
+
+
 def _unfold(value: str) -> str:
-    return re.sub(r"\r?\n[ \t]*", " ", value).strip()
+    return FOLD.sub(" ", value).strip()
 
 
 def _collapse(value: str) -> str:
@@ -504,7 +509,7 @@ class _Text(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self.skip:
-            self.parts.append(re.sub(r"\s+", " ", data))
+            self.parts.append(WHITESPACE.sub(" ", data))
 
 
 def html_to_text(markup: str) -> str:
@@ -520,6 +525,34 @@ def html_to_text(markup: str) -> str:
 
 
 # The MIME walk ---------------------------------------------------------------------------
+
+
+class _OneParsePolicy(EmailPolicy):
+    """``policy.default`` whose parsed header objects are built once per raw header value.
+
+    The stdlib builds a new header object (a full RFC 5322/2045 parse) on every header access:
+    each ``get_content_type()``, ``get_param()``, ``get_filename()``, ``get_boundary()``, by the
+    feed parser itself as much as by the walk below. A header object is a pure function of its
+    name and raw value and is immutable, so handing out the one already built changes nothing
+    but the cost. One instance serves one parse; its cache dies with the parsed message.
+    """
+
+    def header_fetch_parse(self, name, value):
+        if type(value) is not str:  # an object already (never the case for parsed mail)
+            return super().header_fetch_parse(name, value)
+        cache = self._header_cache
+        key = (name, value)
+        header = cache.get(key)
+        if header is None:
+            header = cache[key] = super().header_fetch_parse(name, value)
+        return header
+
+
+def _parser() -> BytesParser:
+    """A parser with ``policy.default`` semantics and a header cache for this parse only."""
+    one = _OneParsePolicy(header_factory=EmailPolicy.header_factory)
+    object.__setattr__(one, "_header_cache", {})  # policies are read-only by design
+    return BytesParser(policy=one)
 
 
 def _raw_header(part: Message, name: str) -> str | None:
@@ -792,9 +825,9 @@ def parse(raw: bytes) -> InboundMail:
             and HEADER_LINE.match(rest.split(b"\n", 1)[0].rstrip(b"\r"))
         ):
             raw = rest
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    msg = _parser().parsebytes(raw)
     if any(type(d).__name__ == "MissingHeaderBodySeparatorDefect" for d in msg.defects):
-        repaired = BytesParser(policy=policy.default).parsebytes(_repair(raw))
+        repaired = _parser().parsebytes(_repair(raw))
         if len(repaired.keys()) > len(msg.keys()):
             msg = repaired
     if not msg.keys():
