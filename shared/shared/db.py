@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import asyncpg
 import orjson
@@ -21,6 +22,7 @@ from shared.settings import ServiceSettings
 
 __all__ = [
     "NAMING_CONVENTION",
+    "Record",
     "driver",
     "dumps",
     "is_transient",
@@ -110,6 +112,46 @@ async def driver(session: AsyncSession) -> asyncpg.Connection:
             await session.execute(text("SELECT 1"))
     session.info[_DRIVER_KEY] = (session.sync_session.get_transaction(), raw)
     return raw
+
+
+class Record:
+    """A row read by attribute (``row.column``), as hot paths get it from :func:`driver`.
+
+    ``Record(values)`` keeps the values as they are; ``Record.of(record)`` decodes the JSON
+    columns (``json_columns``, or the class's) that arrived as text. Attributes may be set: a
+    caller that changed the row in the database keeps its copy current.
+    """
+
+    __slots__ = ("_values",)
+    json_columns: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_values", dict(values))
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any], json_columns: Iterable[str] | None = None) -> Self:
+        values = dict(record)
+        for name in cls.json_columns if json_columns is None else json_columns:
+            if isinstance(values.get(name), str | bytes):
+                values[name] = orjson.loads(values[name])
+        return cls(values)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._values[name] = value
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._values!r})"
+
+    def _asdict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    model_dump = _asdict
 
 
 def dumps(value: Any) -> str:

@@ -365,7 +365,7 @@ async def _take_and_assign(
     )
     if record is not None:
         session.info[HOLDS_LOAD_ROWS] = True
-        row = sql.Rec(record)
+        row = sql.Rec.of(record)
         await _assigned(session, snapshot, ticket, row, cause=cause)
         return row
     # Every ranked engineer is being assigned by another transaction right now, or filled up.
@@ -468,7 +468,7 @@ async def record_assignment(
     the ticket out of its queue and emits ``ticket.assigned``."""
     conn = await sql.driver(session)
     trigger, reason = decision if decision is not None else (None, None)
-    row = sql.Rec(
+    row = sql.Rec.of(
         await conn.fetchrow(
             _ASSIGN,
             new_id(),

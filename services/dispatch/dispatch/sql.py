@@ -12,41 +12,25 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-import orjson
 
-from shared.db import driver, dumps
+from shared.db import Record, driver, dumps
 
 __all__ = ["JSON_COLUMNS", "Rec", "driver", "dumps", "rec"]
 
 JSON_COLUMNS = frozenset({"field_seqs", "reason"})
 
 
-class Rec:
-    """An asyncpg record read by attribute; JSON columns decoded."""
+class Rec(Record):
+    """A dispatch row read by attribute; ``Rec.of`` decodes its JSON columns."""
 
-    __slots__ = ("_values",)
-
-    def __init__(self, record: asyncpg.Record | dict[str, Any]) -> None:
-        values = dict(record)
-        for name in JSON_COLUMNS.intersection(values):
-            if isinstance(values[name], str | bytes):
-                values[name] = orjson.loads(values[name])
-        self._values = values
+    __slots__ = ()
+    json_columns = JSON_COLUMNS
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Rec:
-        """A record from column values (JSON columns decoded as in ``__init__``)."""
-        return cls(values)  # type: ignore[arg-type]
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def _asdict(self) -> dict[str, Any]:
-        return dict(self._values)
+        """A record from column values (JSON columns decoded as by ``of``)."""
+        return cls.of(values)
 
 
 def rec(record: asyncpg.Record | None) -> Rec | None:
-    return Rec(record) if record is not None else None
+    return Rec.of(record) if record is not None else None

@@ -120,7 +120,7 @@ async def record_created(session: AsyncSession, event: events.TicketCreated) -> 
         *values.values(),
     )
     if fresh is not None:
-        return sql.Rec(fresh), True
+        return sql.Rec.of(fresh), True
     before = await load(session, event.subject)
     row = await merge(session, event.subject, d.ticket_number, values, seq, details_seq=seq)
     return row, before is None or before.details_seq == 0
@@ -259,7 +259,7 @@ async def merge(
         f"{name} = ${i}{'::jsonb' if name == 'field_seqs' else ''}"
         for i, name in enumerate(changes, start=2)
     )
-    return sql.Rec(
+    return sql.Rec.of(
         await conn.fetchrow(
             f"UPDATE ticket SET {assignments} WHERE id = $1 RETURNING *",
             ticket_id,
@@ -291,7 +291,7 @@ async def set_queue(
 
 async def set_tier(session: AsyncSession, ticket_id: uuid.UUID, tier: int) -> Rec:
     conn = await sql.driver(session)
-    return sql.Rec(
+    return sql.Rec.of(
         await conn.fetchrow(
             "UPDATE ticket SET tier = $2 WHERE id = $1 RETURNING *", ticket_id, tier
         )

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import driver, dumps
+from shared.db import Record, driver, dumps
 
 __all__ = [
     "JSON_COLUMNS",
@@ -35,37 +33,12 @@ __all__ = [
 JSON_COLUMNS = frozenset({"data", "users", "events", "details", "response"})
 
 
-class Row:
-    """One row read by attribute; JSON columns decoded. Attributes may be set (a caller that
-    changed the row in the database keeps its copy current)."""
+class Row(Record):
+    """An intake row read by attribute, like the model it stands for (``row.column``,
+    ``row.model_dump()``); ``Row.of`` decodes its JSON columns."""
 
-    __slots__ = ("_values",)
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        object.__setattr__(self, "_values", values)
-
-    @classmethod
-    def of(cls, record: asyncpg.Record) -> Row:
-        values = dict(record)
-        for name in JSON_COLUMNS.intersection(values):
-            if isinstance(values[name], str | bytes):
-                values[name] = orjson.loads(values[name])
-        return cls(values)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._values[name] = value
-
-    def __repr__(self) -> str:
-        return f"Row({self._values!r})"
-
-    def model_dump(self) -> dict[str, Any]:
-        return dict(self._values)
+    __slots__ = ()
+    json_columns = JSON_COLUMNS
 
 
 # ``driver`` remembers the connection for the session's transaction.

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from shared import events, inbox
-from shared.db import driver, is_transient
+from shared.db import Record, driver, is_transient
 from shared.ids import new_id
 from shared.provision import admin_url
 
@@ -111,3 +111,22 @@ async def test_driver_is_remembered_for_one_transaction_only(app):
         assert not again.is_in_transaction()
     assert await inbox_count(app, first.id) == 0
     assert await inbox_count(app, second.id) == 1
+
+
+async def test_a_record_reads_by_attribute_and_decodes_only_its_json_columns(app):
+    class Row(Record):
+        __slots__ = ()
+        json_columns = frozenset({"payload"})
+
+    async with app.state.sessionmaker() as session:
+        conn = await driver(session)
+        fetched = await conn.fetchrow(
+            "SELECT 1 AS n, '{\"a\": [1]}'::jsonb::text AS payload, '\"x\"' AS other"
+        )
+    row = Row.of(fetched)
+    assert (row.n, row.payload, row.other) == (1, {"a": [1]}, '"x"')
+    assert Row({"payload": '"kept"'}).payload == '"kept"'  # values given as they are
+    row.n = 2
+    assert row.model_dump() == {"n": 2, "payload": {"a": [1]}, "other": '"x"'}
+    with pytest.raises(AttributeError):
+        _ = row.missing

@@ -130,13 +130,13 @@ async def resolve(
         # Read in full with their stamp: a row changed since its version was read is cached
         # under its new stamp, and the newer committed version is the one used.
         for record in await conn.fetch(_CALENDARS, missing[False]):
-            row = Rec(record, _CALENDAR_JSON)
+            row = Rec.of(record, _CALENDAR_JSON)
             entry = CalendarEntry(row.id, row.key, row.name, catalog.to_calendar(row))  # type: ignore[arg-type]
             _cache[(False, row.id, row.version, row.xmin)] = entry
             found_calendars[entry.key] = entry
     if missing[True]:
         for record in await conn.fetch(_POLICIES, missing[True]):
-            row = Rec(record, _POLICY_JSON)
+            row = Rec.of(record, _POLICY_JSON)
             policy_entry = PolicyEntry(row.id, row.key, catalog.to_policy(row))  # type: ignore[arg-type]
             _cache[(True, row.id, row.version, row.xmin)] = policy_entry
             found_policies[policy_entry.key] = policy_entry

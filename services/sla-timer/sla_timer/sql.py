@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from shared.db import driver, dumps
+from shared.db import Record, driver, dumps
 
 __all__ = ["Rec", "driver", "dumps", "loads", "rec"]
 
@@ -27,27 +27,11 @@ def loads(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-class Rec:
-    """An asyncpg record read by attribute, with the named JSON columns decoded."""
+class Rec(Record):
+    """A row read by attribute; ``Rec.of(record, json_columns)`` decodes the named columns."""
 
-    __slots__ = ("_values",)
-
-    def __init__(self, record: asyncpg.Record, json_columns: Iterable[str] = ()) -> None:
-        values = dict(record)
-        for name in json_columns:
-            if name in values:
-                values[name] = loads(values[name])
-        self._values = values
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def _asdict(self) -> dict[str, Any]:
-        return dict(self._values)
+    __slots__ = ()
 
 
 def rec(record: asyncpg.Record | None, json_columns: Iterable[str] = ()) -> Rec | None:
-    return Rec(record, json_columns) if record is not None else None
+    return Rec.of(record, json_columns) if record is not None else None
