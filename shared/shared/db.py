@@ -26,6 +26,7 @@ __all__ = [
     "driver",
     "dumps",
     "is_transient",
+    "loads",
     "make_engine",
     "make_sessionmaker",
     "metadata",
@@ -132,8 +133,8 @@ class Record:
     def of(cls, record: Mapping[str, Any], json_columns: Iterable[str] | None = None) -> Self:
         values = dict(record)
         for name in cls.json_columns if json_columns is None else json_columns:
-            if isinstance(values.get(name), str | bytes):
-                values[name] = orjson.loads(values[name])
+            if name in values:
+                values[name] = loads(values[name])
         return cls(values)
 
     def __getattr__(self, name: str) -> Any:
@@ -157,6 +158,12 @@ class Record:
 def dumps(value: Any) -> str:
     """JSON text for a JSON/JSONB parameter of a :func:`driver` statement."""
     return orjson.dumps(value).decode()
+
+
+def loads(value: Any) -> Any:
+    """A JSON column's value from a :func:`driver` statement: decoded when it came as text,
+    as it is otherwise (already decoded by the connection's codec, or NULL)."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

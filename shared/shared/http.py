@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import logging as aclog
-from shared.db import driver, is_transient
+from shared.db import driver, dumps, is_transient, loads
 
 log = logging.getLogger("aftercare.http")
 
@@ -360,7 +360,7 @@ async def idempotency_begin(
         raise IdempotencyKeyReused(f"Idempotency-Key {key!r} was first used for another request")
     if row["status_code"] is None:
         raise Conflict("a request with this Idempotency-Key is still in progress")
-    return StoredResponse(status_code=row["status_code"], body=orjson.loads(row["response"]))
+    return StoredResponse(status_code=row["status_code"], body=loads(row["response"]))
 
 
 async def idempotency_finish(
@@ -368,4 +368,4 @@ async def idempotency_finish(
 ) -> None:
     """Stores the answer for a reserved key, in the same transaction as the effect."""
     conn = await driver(session)
-    await conn.execute(_IDEMPOTENCY_FINISH, actor, key, status_code, orjson.dumps(body).decode())
+    await conn.execute(_IDEMPOTENCY_FINISH, actor, key, status_code, dumps(body))

@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import metrics
-from shared.db import driver
+from shared.db import driver, dumps, loads
 from shared.events import Event
 from shared.logging import current_traceparent
 
@@ -130,7 +130,7 @@ async def add(session: AsyncSession, event: Event) -> Event:
         headers["traceparent"] = traceparent
     conn = await driver(session)
     seq = await conn.fetchval(
-        _ADD, event.id, event.type, event.subject, event.model_dump_json(), _json(headers)
+        _ADD, event.id, event.type, event.subject, event.model_dump_json(), dumps(headers)
     )
     return event.model_copy(update={"seq": seq})
 
@@ -174,12 +174,6 @@ async def add_many(conn: asyncpg.Connection, schema: str, batch: list[Event]) ->
         [e.subject for e in batch],
         [e.model_dump_json() for e in batch],
     )
-
-
-def _json(value: dict[str, Any]) -> str:
-    import orjson
-
-    return orjson.dumps(value).decode()
 
 
 class Relay:
@@ -294,7 +288,7 @@ class Relay:
                         row["type"],
                         row["payload"].encode(),
                         message_id=str(row["id"]),
-                        headers=_loads(row["headers"]),
+                        headers=loads(row["headers"]),
                     )
                     for row in rows
                 ),
@@ -360,12 +354,6 @@ class Relay:
 
 class PublishFailed(RuntimeError):
     """Some rows of a batch were not confirmed by the broker; they stay unpublished."""
-
-
-def _loads(raw: str) -> dict[str, Any]:
-    import orjson
-
-    return orjson.loads(raw)
 
 
 def _describe(exc: BaseException) -> str:

@@ -9,8 +9,6 @@ SQLAlchemy ``Row`` (``rec.column``).
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
 
 from shared.db import Record, driver, dumps
@@ -25,11 +23,6 @@ class Rec(Record):
 
     __slots__ = ()
     json_columns = JSON_COLUMNS
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> Rec:
-        """A record from column values (JSON columns decoded as by ``of``)."""
-        return cls.of(values)
 
 
 def rec(record: asyncpg.Record | None) -> Rec | None:

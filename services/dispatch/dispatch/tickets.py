@@ -177,7 +177,7 @@ async def lock_and_create(
     ids = values.pop("load_ids") or []
     opens, lasts = values.pop("load_open") or [], values.pop("load_last") or []
     loads = dict(zip(ids, zip(opens, lasts, strict=True), strict=True))
-    return Rec.from_dict(values), version, loads
+    return Rec.of(values), version, loads
 
 
 def _coerce(column: str, value: Any) -> Any:

@@ -12,19 +12,12 @@ which ``loads`` decodes faster with orjson.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import asyncpg
-import orjson
 
-from shared.db import Record, driver, dumps
+from shared.db import Record, driver, dumps, loads
 
 __all__ = ["Rec", "driver", "dumps", "loads", "rec"]
-
-
-def loads(value: Any) -> Any:
-    """A JSON column's value: decoded when it came as text, as is otherwise (None)."""
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 class Rec(Record):
