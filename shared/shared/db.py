@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
@@ -23,6 +24,7 @@ from shared.settings import ServiceSettings
 __all__ = [
     "NAMING_CONVENTION",
     "Record",
+    "autocommit",
     "driver",
     "dumps",
     "is_transient",
@@ -113,6 +115,21 @@ async def driver(session: AsyncSession) -> asyncpg.Connection:
             await session.execute(text("SELECT 1"))
     session.info[_DRIVER_KEY] = (session.sync_session.get_transaction(), raw)
     return raw
+
+
+@asynccontextmanager
+async def autocommit(session: AsyncSession) -> AsyncIterator[asyncpg.Connection]:
+    """An asyncpg connection of the session's pool outside any transaction: each statement
+    commits on its own, with no ``BEGIN`` and ``COMMIT`` round trips around it.
+
+    For a request whose whole write is one statement, or a read and one conditional write
+    (``... WHERE version = $n``) retried when the row moved: two round trips instead of four.
+    The connection is a second one beside any the session holds, so nothing sent on it joins
+    the session's transaction; use it only while the session has none open (callers check
+    ``session.in_transaction()``). It goes back to the pool when the block ends.
+    """
+    async with session.bind.connect() as conn:
+        yield (await conn.get_raw_connection()).driver_connection
 
 
 class Record:

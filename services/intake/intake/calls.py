@@ -19,6 +19,7 @@ from intake import cti, errors, inbound, phones, register, sql, states, tickets
 from intake.models import Call
 from intake.schemas import CallerRead, MessageCreate, OrganizationRead, TicketCreate
 from intake.settings import Settings
+from shared import db
 from shared.auth import Actor
 from shared.db import utcnow
 from shared.http import decode_cursor, encode_cursor
@@ -44,10 +45,46 @@ def _when(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-# Every PBX event runs this path, so its statements go straight to the session's asyncpg
-# connection (intake.sql): the call's row is created or locked in one statement, changed in
-# one more, and the contact is looked up by number.
+# Every PBX event runs this path, so its statements go straight to asyncpg (intake.sql).
+#
+# Most events change the call's own row and nothing else: the first event of a new call, and
+# an answer or a hangup that opens no callback ticket. Those run without a transaction
+# (shared.db.autocommit): a new call is one INSERT, with the caller's contact looked up inside
+# it; a known call is read, merged and written back by one UPDATE that holds only if the row
+# is still the version read (else read again). An event that opens a callback ticket or adds
+# to one runs in the session's transaction with the call's row locked (_record_locked).
 
+_BY_CALL_ID = "SELECT * FROM call WHERE call_id = $1"
+_JSON = frozenset({"users", "events"})
+# The merged columns of a call, in the parameter order of _INSERT and _UPDATE ($4 on).
+_MERGED = (
+    "direction", "from_number", "to_number", "customer_number", "queue", "users",
+    "answering_number", "cause", "state", "missed", "started_at", "answered_at", "ended_at",
+    "events",
+)  # fmt: skip
+_MERGED_VALUES = ", ".join(
+    f"${i}::text::jsonb" if column in _JSON else f"${i}"
+    for i, column in enumerate(_MERGED, start=4)
+)
+_INSERT = f"""
+WITH found AS ({inbound.CONTACT_BY_PHONE})
+INSERT INTO call (id, call_id, {", ".join(_MERGED)}, contact_id, organization_id)
+SELECT $2, $3, {_MERGED_VALUES}, (SELECT id FROM found), (SELECT organization_id FROM found)
+ON CONFLICT (call_id) DO NOTHING
+RETURNING *
+"""
+_UPDATE = f"""
+WITH found AS ({inbound.CONTACT_BY_PHONE})
+UPDATE call SET ({", ".join(_MERGED)}) = ({_MERGED_VALUES}),
+    contact_id = coalesce(call.contact_id, (SELECT id FROM found)),
+    organization_id = CASE WHEN call.contact_id IS NULL AND EXISTS (SELECT FROM found)
+                           THEN (SELECT organization_id FROM found)
+                           ELSE call.organization_id END,
+    version = call.version + 1, updated_at = now()
+WHERE call.id = $2 AND call.version = $3
+RETURNING *
+"""
+_PLAIN_ATTEMPTS = 5
 # A no-op update on conflict locks the existing row and returns it, as INSERT ... DO NOTHING
 # followed by SELECT ... FOR UPDATE would.
 _UPSERT = """
@@ -56,18 +93,12 @@ ON CONFLICT (call_id) DO UPDATE SET call_id = EXCLUDED.call_id
 RETURNING *
 """
 _CONTACT = "SELECT * FROM contact WHERE id = $1"
-_JSON = frozenset({"users", "events"})
 
 
-async def record(
-    session: AsyncSession, settings: Settings, ev: cti.CtiEvent, *, actor: Actor
-) -> tuple[Any, CallerRead | None]:
-    """Merges one CTI event into its call; for ``newCall`` also says who is calling."""
-    call = await sql.fetchrow(session, _UPSERT, new_id(), ev.call_id, ev.at, ev.direction)
-    assert call is not None
-    before = _state_of(call)
-    after = cti.merge(before, ev)
-    changes: dict = {
+def _merged(call: Any, after: cti.CallState, ev: cti.CtiEvent) -> dict[str, Any]:
+    """The columns an event sets on its call (``call``: the row before, or None for a new one):
+    the merged fields, and the event appended to the call's last 50."""
+    return {
         "direction": after.direction,
         "from_number": after.from_number,
         "to_number": after.to_number,
@@ -80,8 +111,89 @@ async def record(
         "ended_at": after.ended_at,
         "state": after.state,
         "missed": after.missed,
-        "events": [*(call.events or [])[-49:], {"event": ev.event, "at": ev.at.isoformat()}],
+        "events": [
+            *((call.events or [])[-49:] if call is not None else []),
+            {"event": ev.event, "at": ev.at.isoformat()},
+        ],
     }
+
+
+def _opens_or_touches_ticket(call: Any, before: cti.CallState, after: cti.CallState) -> bool:
+    """The event makes the call missed (a callback ticket opens, or the open one of the number
+    gets a note), or un-misses a callback (its ticket gets a note)."""
+    if after.missed and not before.missed and (call is None or call.ticket_id is None):
+        return True
+    return (
+        call is not None
+        and before.missed
+        and not after.missed
+        and call.callback
+        and call.ticket_id is not None
+    )
+
+
+async def record(
+    session: AsyncSession, settings: Settings, ev: cti.CtiEvent, *, actor: Actor
+) -> tuple[Any, CallerRead | None]:
+    """Merges one CTI event into its call; for ``newCall`` also says who is calling."""
+    call = None
+    if not session.in_transaction():
+        async with db.autocommit(session) as conn:
+            call = await _record_plain(conn, settings, ev)
+    if call is None:
+        call, contact = await _record_locked(session, settings, ev, actor=actor)
+    elif ev.event == "newCall" and call.contact_id is not None:
+        contact = await sql.fetchrow(session, _CONTACT, call.contact_id)
+    else:
+        contact = None
+    caller = await caller_info(session, call, contact) if ev.event == "newCall" else None
+    return call, caller
+
+
+def _customer(settings: Settings, call: Any, after: cti.CallState) -> tuple[str | None, str | None]:
+    """(customer_number to store, E.164 number to look the contact up by): a call without a
+    contact yet takes its number from the merged state, and looks for one."""
+    if call is not None and call.contact_id is not None:
+        return call.customer_number, None
+    if not after.customer_number:
+        return (call.customer_number if call is not None else None), None
+    e164 = phones.try_normalise(after.customer_number, settings.phone_region)
+    return e164 or after.customer_number, e164
+
+
+async def _record_plain(conn: Any, settings: Settings, ev: cti.CtiEvent) -> Any:
+    """The call after ``ev`` when the event changes only the call's row (written without a
+    transaction), else None: the event needs _record_locked."""
+    for _ in range(_PLAIN_ATTEMPTS):
+        found = await conn.fetchrow(_BY_CALL_ID, ev.call_id)
+        call = sql.Row.of(found) if found is not None else None
+        before = _state_of(call) if call is not None else cti.CallState()
+        after = cti.merge(before, ev)
+        if _opens_or_touches_ticket(call, before, after):
+            return None
+        merged = _merged(call, after, ev)
+        merged["customer_number"], e164 = _customer(settings, call, after)
+        values = [sql.dumps(merged[c]) if c in _JSON else merged[c] for c in _MERGED]
+        if call is None:
+            row = await conn.fetchrow(_INSERT, e164, new_id(), ev.call_id, *values)
+        else:
+            row = await conn.fetchrow(_UPDATE, e164, call.id, call.version, *values)
+        if row is not None:
+            return sql.Row.of(row)
+        # Another event of this call wrote it first: merge into what it wrote.
+    return None
+
+
+async def _record_locked(
+    session: AsyncSession, settings: Settings, ev: cti.CtiEvent, *, actor: Actor
+) -> tuple[Any, Any]:
+    """Merges ``ev`` into its call with the call's row locked, in the session's transaction,
+    opening or adding to a callback ticket where the event calls for it; (call, contact)."""
+    call = await sql.fetchrow(session, _UPSERT, new_id(), ev.call_id, ev.at, ev.direction)
+    assert call is not None
+    before = _state_of(call)
+    after = cti.merge(before, ev)
+    changes = _merged(call, after, ev)
     contact = None
     if call.contact_id is not None:
         contact = await sql.fetchrow(session, _CONTACT, call.contact_id)
@@ -101,10 +213,7 @@ async def record(
         call = await _write(session, call.id, changes)
         if before.missed and not after.missed and call.callback and call.ticket_id is not None:
             await _answered_late(session, call)
-    caller = None
-    if ev.event == "newCall":
-        caller = await caller_info(session, call, contact)
-    return call, caller
+    return call, contact
 
 
 async def _write(session: AsyncSession, call_id: uuid.UUID, changes: dict) -> Any:

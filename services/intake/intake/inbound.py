@@ -118,7 +118,8 @@ SELECT c.* FROM contact c JOIN contact_email e ON e.contact_id = c.id
 WHERE lower(e.address) = $1
 LIMIT 1
 """
-_CONTACT_BY_PHONE = """
+# The active contact with the E.164 number $1 (calls.py embeds it in its statements too).
+CONTACT_BY_PHONE = """
 SELECT c.* FROM contact c JOIN contact_phone p ON p.contact_id = c.id
 WHERE p.e164 = $1 AND c.active
 ORDER BY p.position, c.id
@@ -133,7 +134,7 @@ async def contact_by_email(session: AsyncSession, address: str) -> Any:
 
 async def contact_by_phone(session: AsyncSession, e164: str) -> Any:
     """The active contact with this number, as a :class:`sql.Row`."""
-    return await sql.fetchrow(session, _CONTACT_BY_PHONE, e164)
+    return await sql.fetchrow(session, CONTACT_BY_PHONE, e164)
 
 
 async def new_contact(

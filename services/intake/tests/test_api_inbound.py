@@ -1,5 +1,6 @@
 """The inbound gateways over HTTP: mail in every format, CTI, SMS/IM, and their security."""
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -392,6 +393,59 @@ async def test_out_of_order_events_leave_one_correct_call(client, gw):
     assert call["call_id"] == call_id
     assert (call["state"], call["missed"], call["ticket_id"]) == ("ended", False, None)
     assert call["users"] == ["eng-7"] and call["answering_number"] == "801"
+
+
+async def test_concurrent_events_of_a_call_merge_into_one_correct_call(client, gw):
+    """Every event of a call at once, a repeat among them: the writes race on the call's row
+    (a new call's insert, then version-checked updates) and none of them is lost."""
+    callers = [number() for _ in range(6)]
+    ids = [unique("race-") for _ in callers]
+
+    async def call(call_id: str, caller: str) -> None:
+        await asyncio.gather(
+            cti(client, gw, event="newCall", callId=call_id, direction="in", to="400",
+                **{"from": caller}),
+            cti(client, gw, event="answer", callId=call_id, user="eng-1", answeringNumber="801"),
+            cti(client, gw, event="answer", callId=call_id, user="eng-2"),
+            cti(client, gw, event="hangup", callId=call_id, cause="normalClearing"),
+            cti(client, gw, event="hangup", callId=call_id, cause="normalClearing"),
+        )  # fmt: skip
+
+    await asyncio.gather(*(call(i, c) for i, c in zip(ids, callers, strict=True)))
+
+    for call_id, caller in zip(ids, callers, strict=True):
+        (row,) = (await client.get(f"/v1/calls?number={caller}", headers=gw)).json()["items"]
+        assert row["call_id"] == call_id
+        assert (row["state"], row["missed"], row["ticket_id"]) == ("ended", False, None)
+        assert row["users"] == ["eng-1", "eng-2"] and row["answering_number"] == "801"
+        assert row["direction"] == "in" and row["customer_number"] == f"+86{caller}"
+
+
+async def test_concurrent_hangups_of_a_missed_call_open_one_callback_ticket(client, gw):
+    caller, call_id = number(), unique("race-")
+    await asyncio.gather(
+        cti(client, gw, event="newCall", callId=call_id, direction="in", to="400",
+            **{"from": caller}),
+        *(cti(client, gw, event="hangup", callId=call_id, cause="cancel") for _ in range(4)),
+    )  # fmt: skip
+
+    (row,) = (await client.get(f"/v1/calls?number={caller}", headers=gw)).json()["items"]
+    assert (row["missed"], row["callback"]) == (True, True) and row["ticket_id"] is not None
+    tickets = (await client.get("/v1/tickets?limit=200", headers=gw)).json()["items"]
+    assert [t["id"] for t in tickets if caller in t["subject"]] == [row["ticket_id"]]
+
+
+async def test_a_caller_registered_during_the_call_is_matched_by_its_next_event(client, gw):
+    org = await new_organization(client)
+    mobile, call_id = number(), unique("call-")
+    shown = await cti(client, gw, event="newCall", callId=call_id, direction="in", to="400",
+                      **{"from": mobile})  # fmt: skip
+    assert shown["contact"] is None
+    contact = await new_contact(client, org["id"], phones=[{"number": mobile, "kind": "mobile"}])
+    await cti(client, gw, event="answer", callId=call_id, user="eng-1")
+
+    (row,) = (await client.get(f"/v1/calls?number={mobile}", headers=gw)).json()["items"]
+    assert (row["contact_id"], row["organization_id"]) == (contact["id"], org["id"])
 
 
 async def test_an_answered_call_becomes_a_ticket_or_joins_one(client, gw, auth):

@@ -1,4 +1,5 @@
-"""shared.db.driver, the batched inbox claim and the pool without pre-ping, on kb's schema.
+"""shared.db.driver and autocommit, the batched inbox claim and the pool without pre-ping,
+on kb's schema.
 
 These are shared mechanisms; kb's suite hosts them because it is the smallest service with a
 database of its own.
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from shared import events, inbox
-from shared.db import Record, driver, is_transient
+from shared.db import Record, autocommit, driver, is_transient
 from shared.ids import new_id
 from shared.provision import admin_url
 
@@ -40,6 +41,29 @@ async def inbox_count(app, event_id) -> int:
             text("SELECT count(*) FROM inbox WHERE event_id = :id"), {"id": event_id}
         )
         return result.scalar_one()
+
+
+async def test_autocommit_statements_commit_on_their_own_beside_the_session(app):
+    event = ticket_created()
+    async with app.state.sessionmaker() as session:
+        async with autocommit(session) as conn:
+            assert not conn.is_in_transaction()
+            await conn.execute(
+                "INSERT INTO inbox (event_id, type, source, subject, seq) "
+                "VALUES ($1, $2, 'test', $3, 1)",
+                event.id,
+                event.type,
+                event.subject,
+            )
+            assert not conn.is_in_transaction()
+        # Committed already: the session, which never began, rolls nothing of it back.
+        assert not session.in_transaction()
+        await session.rollback()
+    assert await inbox_count(app, event.id) == 1
+    # The connection went back to the pool outside any transaction, and the pool hands it on.
+    async with app.state.sessionmaker() as session, autocommit(session) as conn:
+        assert not conn.is_in_transaction()
+        assert await conn.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", event.id)
 
 
 async def test_driver_statements_roll_back_with_the_session(app):
