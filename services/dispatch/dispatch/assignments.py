@@ -183,7 +183,6 @@ async def route(
     ``preloaded``: the roster version, and the loads of these engineers, read in this
     transaction already (a new ticket's first statement reads them): used when they are
     the pool's."""
-    conn = await sql.driver(session)
     ticket_facts = tickets.facts(ticket)
     exclude = dict(exclude or {})
     snapshot = roster.cached(session)
@@ -197,17 +196,12 @@ async def route(
         if preloaded is not None and preloaded[1] == ids:
             loads = preloaded[2]
         else:
-            rows = await conn.fetch(_LOADS, ids)
-            if rows[0]["version"] != snapshot.version:
+            version, loads = await loads_of(session, ids)
+            if version != snapshot.version:
                 # The roster changed since this process cached it: decide on the new one.
-                snapshot = await roster.current(session, rows[0]["version"])
+                snapshot = await roster.current(session, version)
                 preloaded = None
                 continue
-            loads = {
-                r["engineer_id"]: (r["open_count"], r["last_assigned_at"])
-                for r in rows
-                if r["engineer_id"] is not None
-            }
         preloaded = None
         now = datetime.now(UTC)
         candidates = [_candidate(snapshot, e, loads, now) for e in pool]
@@ -240,6 +234,17 @@ _LOADS = """
     LEFT JOIN engineer_load AS l ON l.engineer_id = ANY($1::uuid[])
     WHERE v.id = 1
 """
+
+
+async def loads_of(session: AsyncSession, ids: list[uuid.UUID]) -> tuple[int, Loads]:
+    """The roster version, and the loads (open count, last assignment) of these engineers."""
+    conn = await sql.driver(session)
+    rows = await conn.fetch(_LOADS, ids)
+    return rows[0]["version"], {
+        r["engineer_id"]: (r["open_count"], r["last_assigned_at"])
+        for r in rows
+        if r["engineer_id"] is not None
+    }
 
 
 def _candidate(

@@ -5,14 +5,16 @@ depends on the merged state, not on arrival order, duplicated and reordered even
 same place (DESIGN §4)."""
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import assignments, escalations, roster, tickets
 from dispatch.assignments import Cause
+from dispatch.sql import Rec
 from shared import events
-from shared.bus import Handler
+from shared.bus import Handler, prepared_by
 
 
 async def reconcile(
@@ -48,23 +50,75 @@ async def reconcile(
     )
 
 
+_PREPARED = "dispatch.tickets_created"
+
+
+@dataclass
+class _Created:
+    """A run of ``ticket.created`` prepared together: the tickets inserted (by id; each is
+    taken by its event's handler), each one's pool of engineers, the roster version, and the
+    loads of all those engineers, kept current as the run's handlers assign them."""
+
+    rows: dict[uuid.UUID, Rec]
+    pools: dict[uuid.UUID, list[uuid.UUID]]
+    version: int
+    loads: assignments.Loads
+
+    def take(self, ticket_id: uuid.UUID) -> tuple[Rec, list[uuid.UUID], assignments.Loads] | None:
+        ticket = self.rows.pop(ticket_id, None)
+        if ticket is None:
+            return None
+        ids = self.pools[ticket_id]
+        return ticket, ids, {i: self.loads[i] for i in ids if i in self.loads}
+
+    def assigned(self, row: Rec) -> None:
+        if (load := self.loads.get(row.engineer_id)) is not None:
+            self.loads[row.engineer_id] = (load[0] + 1, row.assigned_at)
+
+
+async def prepare_tickets_created(session: AsyncSession, created: list[events.TicketCreated]):
+    """A run of new tickets in one consumer batch: their locks and inserts in one statement,
+    and the loads of every engineer their routing reads in one more."""
+    snapshot = roster.cached(session) or await roster.current(session)
+    rows = await tickets.lock_and_create_many(session, created)
+    pools = {
+        e.subject: _pool_ids(snapshot, tickets.NEW_TIER, e.data.region)
+        for e in created
+        if e.subject in rows
+    }
+    version, loads = await assignments.loads_of(
+        session, list(dict.fromkeys(i for ids in pools.values() for i in ids))
+    )
+    session.info[_PREPARED] = _Created(rows, pools, version, loads)
+
+
+@prepared_by(prepare_tickets_created)
 async def on_ticket_created(session: AsyncSession, event: events.TicketCreated) -> None:
     # A ticket not seen before (nearly always): lock, insert and the loads routing reads, in
-    # one statement, for the engineers of the branches covering its region at a new ticket's
-    # tier in the cached roster (route() reads them again if that guess was wrong).
-    snapshot = roster.cached(session) or await roster.current(session)
-    ids = _pool_ids(snapshot, tickets.NEW_TIER, event.data.region)
-    created = await tickets.lock_and_create(session, event, ids)
+    # one statement (or prepared with the rest of its run), for the engineers of the branches
+    # covering its region at a new ticket's tier in the cached roster (route() reads them
+    # again if that guess was wrong).
+    prepared: _Created | None = session.info.get(_PREPARED)
+    taken = prepared.take(event.subject) if prepared is not None else None
+    if taken is not None and prepared is not None:
+        ticket, ids, loads = taken
+        created: tuple | None = (ticket, prepared.version, loads)
+    else:
+        snapshot = roster.cached(session) or await roster.current(session)
+        ids = _pool_ids(snapshot, tickets.NEW_TIER, event.data.region)
+        created = await tickets.lock_and_create(session, event, ids)
     if created is not None:
         ticket, version, loads = created
         if ticket.status in tickets.OPEN:
-            await assignments.route(
+            row = await assignments.route(
                 session,
                 ticket,
                 trigger="created",
                 cause=Cause(event=event),
                 preloaded=(version, ids, loads),
             )
+            if row is not None and prepared is not None:
+                prepared.assigned(row)
             return
         await reconcile(session, ticket, event, fresh=True)
         return

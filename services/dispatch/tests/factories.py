@@ -88,6 +88,22 @@ async def deliver(app, *evts: events.Event) -> None:
             await session.commit()
 
 
+async def deliver_batch(app, *evts: events.Event) -> None:
+    """Handles events as the consumer handles a batch: one transaction, one inbox claim for
+    all, the handlers in order, runs of a prepared handler prepared once."""
+    from dispatch.handlers import HANDLERS
+    from shared import inbox
+    from shared.bus import handle_claimed
+
+    async with app.state.sessionmaker() as session:
+        firsts = await inbox.claim_many(session, list(evts))
+        await handle_claimed(
+            session,
+            [(None, e, HANDLERS[type(e)]) for e, first in zip(evts, firsts, strict=True) if first],
+        )
+        await session.commit()
+
+
 async def outbox_events(app, ticket_id) -> list[dict]:
     """The events dispatch wrote about a ticket, in order."""
     from sqlalchemy import text

@@ -16,6 +16,7 @@ from tests.factories import (
     MANAGER,
     assignments_of,
     deliver,
+    deliver_batch,
     new_branch,
     new_engineer,
     outbox_events,
@@ -43,6 +44,31 @@ async def load_of(app, engineer_id) -> int:
                 {"id": engineer_id},
             )
         ).scalar_one()
+
+
+async def test_a_batch_of_new_tickets_is_spread_as_one_by_one_routing_would(app, client, auth):
+    """A consumer batch prepares its run of ticket.created together (locks, inserts, loads);
+    each decision must still see the assignments made before it in the run."""
+    region = unique("CN")
+    branch = await new_branch(client, auth, regions=[region])
+    engineers = [await new_engineer(client, auth, branch, max_open=10) for _ in range(3)]
+    known = ticket_created(region=region)
+    await deliver(app, known)  # routed alone: one engineer has one ticket already
+    run = [ticket_created(region=region) for _ in range(7)]
+    # The known ticket's creation again (another event id) and a repeat of one event.
+    again = ticket_created(region=region, ticket_id=known.subject)
+
+    await deliver_batch(app, run[0], again, *run[1:], run[3])
+
+    for event in [known, *run]:
+        await only_active(client, auth, event.subject)
+    loads = sorted([await load_of(app, uuid.UUID(e["id"])) for e in engineers])
+    assert loads == [2, 3, 3]  # 8 tickets over 3 engineers, never more than one apart
+    for event in run:
+        active = await only_active(client, auth, event.subject)
+        shown = (await client.get(f"/v1/assignments/{active['id']}", headers=auth())).json()
+        assert shown["decision"]["outcome"] == "assigned"
+        assert shown["decision"]["reason"]["winner"] == active["engineer_id"]
 
 
 async def test_a_new_ticket_goes_to_the_least_loaded_engineer_with_a_visible_reason(
