@@ -7,19 +7,20 @@ with the type its bytes show.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import filetype
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intake import errors
+from intake import errors, sql
 from intake.models import Attachment, Ticket
 from intake.settings import Settings
-from intake.tickets import count_attachments
 from shared.auth import Actor
 from shared.ids import new_id
 
@@ -60,10 +61,19 @@ def safe_filename(name: str) -> str:
     return base[:255] or "attachment"
 
 
+_COUNT = "SELECT count(*) FROM attachment WHERE ticket_id = $1"
+_INSERT = """
+INSERT INTO attachment (id, ticket_id, message_id, filename, content_type, size, sha256,
+                        storage_key, public, content_id, created_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+RETURNING *
+"""
+
+
 async def store(
     session: AsyncSession,
     settings: Settings,
-    ticket: Ticket,
+    ticket: Any,
     *,
     filename: str,
     data: bytes,
@@ -72,12 +82,15 @@ async def store(
     public: bool = True,
     message_id: uuid.UUID | None = None,
     content_id: str | None = None,
-) -> Attachment:
+) -> Any:
+    """Checks, writes and records one file of ``ticket``: its row (a :class:`sql.Row`, read
+    like :class:`Attachment`). The file is on disk, synced, before its row is written; if the
+    transaction then rolls back, the file stays unreferenced."""
     if len(data) > settings.attachment_max_bytes:
         raise errors.AttachmentTooLarge(
             f"{filename} is {len(data)} bytes; the limit is {settings.attachment_max_bytes}"
         )
-    if await count_attachments(session, ticket.id) >= settings.attachments_per_ticket:
+    if await sql.fetchval(session, _COUNT, ticket.id) >= settings.attachments_per_ticket:
         raise errors.TooManyAttachments(
             f"a ticket holds at most {settings.attachments_per_ticket} attachments"
         )
@@ -85,29 +98,29 @@ async def store(
     content_type = content_type_of(data, declared_type, name)
     attachment_id = new_id()
     key = f"{ticket.id}/{attachment_id}"
-    _write(settings.attachments_dir / key, data)
-    return (
-        await session.execute(
-            insert(Attachment)
-            .values(
-                id=attachment_id,
-                ticket_id=ticket.id,
-                message_id=message_id,
-                filename=name,
-                content_type=content_type,
-                size=len(data),
-                sha256=hashlib.sha256(data).hexdigest(),
-                storage_key=key,
-                public=public or actor.is_customer,
-                content_id=content_id,
-                created_by=actor.sub,
-            )
-            .returning(Attachment)
-        )
-    ).scalar_one()
+    # The writes and syncs wait on the disk: in a thread, while the event loop serves others.
+    await asyncio.to_thread(_write, settings.attachments_dir / key, data)
+    return await sql.fetchrow(
+        session,
+        _INSERT,
+        attachment_id,
+        ticket.id,
+        message_id,
+        name,
+        content_type,
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+        key,
+        public or actor.is_customer,
+        content_id,
+        actor.sub,
+    )
 
 
 def _write(path: Path, data: bytes) -> None:
+    """Writes the file whole or not at all (a temporary file renamed into place), and syncs
+    the file and the directory entries that name it, so a stored file survives a crash."""
+    created = not path.parent.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     with open(tmp, "wb") as f:
@@ -115,6 +128,12 @@ def _write(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
+    for directory in (path.parent, path.parent.parent) if created else (path.parent,):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 async def list_for(session: AsyncSession, ticket: Ticket, *, actor: Actor) -> list[Attachment]:

@@ -427,19 +427,19 @@ async def _store_files(session, settings, ticket, mail, message, actor) -> list[
             out.append(_describe(a, False, "empty"))
             continue
         try:
-            async with session.begin_nested():
-                await attachments.store(
-                    session,
-                    settings,
-                    ticket,
-                    filename=a.filename,
-                    data=a.data,
-                    declared_type=a.content_type,
-                    actor=actor,
-                    public=mail.loop_signal is None,
-                    message_id=message.id if message is not None else None,
-                    content_id=a.content_id,
-                )
+            # A refusal comes before anything is written: no savepoint needed to go on.
+            await attachments.store(
+                session,
+                settings,
+                ticket,
+                filename=a.filename,
+                data=a.data,
+                declared_type=a.content_type,
+                actor=actor,
+                public=mail.loop_signal is None,
+                message_id=message.id if message is not None else None,
+                content_id=a.content_id,
+            )
             out.append(_describe(a, True, None))
         except (
             errors.AttachmentRefused,
@@ -544,17 +544,16 @@ async def receive_message(
             data = base64.b64decode(m.data, validate=True)
         except (binascii.Error, ValueError):
             raise PayloadRefused(f"media {m.filename or ''!r}: data is not valid base64")
-        async with session.begin_nested():
-            await attachments.store(
-                session,
-                settings,
-                ticket,
-                filename=m.filename or "media",
-                data=data,
-                declared_type=m.content_type,
-                actor=actor,
-                message_id=message.id if message else None,
-            )
+        await attachments.store(
+            session,
+            settings,
+            ticket,
+            filename=m.filename or "media",
+            data=data,
+            declared_type=m.content_type,
+            actor=actor,
+            message_id=message.id if message else None,
+        )
     row = await sql.fetchrow(
         session,
         _FILE_MESSAGE,

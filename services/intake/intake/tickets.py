@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -876,13 +876,3 @@ async def timeline(session: AsyncSession, ticket: Ticket, *, actor: Actor) -> li
         )
         for r in rows
     ]
-
-
-async def count_attachments(session: AsyncSession, ticket_id: uuid.UUID) -> int:
-    from intake.models import Attachment
-
-    return (
-        await session.execute(
-            select(func.count()).select_from(Attachment).where(Attachment.ticket_id == ticket_id)
-        )
-    ).scalar_one()
