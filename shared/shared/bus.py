@@ -22,7 +22,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +39,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared import events, inbox, metrics
+from shared import db, events, inbox, metrics
 from shared import logging as aclog
 from shared.db import is_transient
 from shared.settings import ServiceSettings
@@ -60,6 +68,33 @@ def prepared_by(prepare: Prepare) -> Callable[[Handler], Handler]:
         return handler
 
     return mark
+
+
+def driver_only(handler: Handler) -> Handler:
+    """Marks a handler whose work goes through ``shared.db.driver`` only (and ``session.info``):
+    a batch of such handlers runs in a transaction straight on asyncpg (``shared.db.transaction``),
+    without a session. A handler that reaches for the ORM must not be marked."""
+    handler.driver_only = True  # type: ignore[attr-defined]
+    return handler
+
+
+def handler_transaction(
+    sessionmaker: async_sessionmaker[AsyncSession], handlers: Iterable[Handler]
+) -> contextlib.AbstractAsyncContextManager[Any]:
+    """The transaction a consumer runs these handlers in, committed when the block ends: one
+    straight on asyncpg when they are all :func:`driver_only`, else a session's."""
+    if all(getattr(h, "driver_only", False) for h in handlers):
+        return db.transaction(sessionmaker.kw["bind"])
+    return _session_transaction(sessionmaker)
+
+
+@contextlib.asynccontextmanager
+async def _session_transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    async with sessionmaker() as session:
+        yield session
+        await session.commit()
 
 
 def runs(items: Sequence[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
@@ -466,7 +501,7 @@ class Consumer:
             return
         start = time.perf_counter()
         try:
-            async with self.sessionmaker() as session:
+            async with handler_transaction(self.sessionmaker, (h for _, _, h in ready)) as session:
                 firsts = await inbox.claim_many(session, [event for _, event, _ in ready])
                 await handle_claimed(
                     session,
@@ -476,7 +511,6 @@ class Consumer:
                         if first
                     ],
                 )
-                await session.commit()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -523,11 +557,10 @@ class Consumer:
         start = time.perf_counter()
         with _event_context(message.headers, event):
             try:
-                async with self.sessionmaker() as session:
+                async with handler_transaction(self.sessionmaker, [handler]) as session:
                     first = await inbox.claim(session, event)
                     if first:
                         await handler(session, event)
-                    await session.commit()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -93,15 +93,15 @@ async def deliver_batch(app, *evts: events.Event) -> None:
     all, the handlers in order, runs of a prepared handler prepared once."""
     from dispatch.handlers import HANDLERS
     from shared import inbox
-    from shared.bus import handle_claimed
+    from shared.bus import handle_claimed, handler_transaction
 
-    async with app.state.sessionmaker() as session:
+    handlers = [HANDLERS[type(e)] for e in evts]
+    async with handler_transaction(app.state.sessionmaker, handlers) as session:
         firsts = await inbox.claim_many(session, list(evts))
         await handle_claimed(
             session,
-            [(None, e, HANDLERS[type(e)]) for e, first in zip(evts, firsts, strict=True) if first],
+            [(None, e, h) for e, h, first in zip(evts, handlers, firsts, strict=True) if first],
         )
-        await session.commit()
 
 
 async def outbox_events(app, ticket_id) -> list[dict]:

@@ -14,7 +14,7 @@ from intake.models import Contract, Ticket
 from intake.schemas import TicketCreate
 from shared import events
 from shared.auth import Actor
-from shared.bus import Handler
+from shared.bus import Handler, driver_only
 from shared.db import utcnow
 
 SYSTEM = Actor(sub="system", role="admin")
@@ -76,6 +76,7 @@ async def _required(session: AsyncSession, ticket_id) -> Any:
     return ticket
 
 
+@driver_only
 async def on_ticket_assigned(session: AsyncSession, event: events.TicketAssigned) -> None:
     d = event.data
     ticket = await _required(session, d.ticket_id)
@@ -103,6 +104,7 @@ async def on_ticket_assigned(session: AsyncSession, event: events.TicketAssigned
     await _apply_facts(session, ticket, changes, event, move)
 
 
+@driver_only
 async def on_ticket_unassigned(session: AsyncSession, event: events.TicketUnassigned) -> None:
     d = event.data
     ticket = await _required(session, d.ticket_id)
@@ -128,6 +130,7 @@ async def on_ticket_unassigned(session: AsyncSession, event: events.TicketUnassi
     await _apply_facts(session, ticket, changes, event, move)
 
 
+@driver_only
 async def on_ticket_acknowledged(session: AsyncSession, event: events.TicketAcknowledged) -> None:
     d = event.data
     ticket = await _required(session, d.ticket_id)
@@ -151,6 +154,7 @@ async def on_ticket_acknowledged(session: AsyncSession, event: events.TicketAckn
     await _apply_facts(session, ticket, changes, event, move)
 
 
+@driver_only
 async def on_ticket_escalated(session: AsyncSession, event: events.TicketEscalated) -> None:
     d = event.data
     ticket = await _required(session, d.ticket_id)
@@ -168,6 +172,7 @@ async def on_ticket_escalated(session: AsyncSession, event: events.TicketEscalat
     await _apply_facts(session, ticket, _tier(ticket, event, d.to_tier), event)
 
 
+@driver_only
 async def on_sla_warning(session: AsyncSession, event: events.SlaWarning) -> None:
     d = event.data
     if await _ticket(session, d.ticket_id) is None:
@@ -185,6 +190,7 @@ async def on_sla_warning(session: AsyncSession, event: events.SlaWarning) -> Non
     )
 
 
+@driver_only
 async def on_sla_breached(session: AsyncSession, event: events.SlaBreached) -> None:
     d = event.data
     ticket = await _ticket(session, d.ticket_id)
@@ -203,6 +209,7 @@ async def on_sla_breached(session: AsyncSession, event: events.SlaBreached) -> N
         await _update(session, ticket.id, {"legacy": True, "updated_at": utcnow()})
 
 
+@driver_only
 async def on_sla_observation_elapsed(
     session: AsyncSession, event: events.SlaObservationElapsed
 ) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 from intake.handlers import HANDLERS
 from intake.models import Ticket
 from shared import events, inbox
+from shared.bus import handler_transaction
 from shared.ids import new_id
 from tests.factories import new_contract, new_organization, new_ticket
 
@@ -17,11 +18,12 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
 async def deliver(app, event: events.Event) -> None:
-    """What the bus consumer does: inbox claim, handler and commit in one transaction."""
-    async with app.state.sessionmaker() as session:
+    """What the bus consumer does: inbox claim, handler and commit in one transaction (straight
+    on asyncpg for a driver-only handler, as the consumer runs it)."""
+    handler = HANDLERS[type(event)]
+    async with handler_transaction(app.state.sessionmaker, [handler]) as session:
         if await inbox.claim(session, event):
-            await HANDLERS[type(event)](session, event)
-        await session.commit()
+            await handler(session, event)
 
 
 async def load(app, ticket_id) -> Ticket:

@@ -1,5 +1,5 @@
-"""shared.db.driver and autocommit, the batched inbox claim and the pool without pre-ping,
-on kb's schema.
+"""shared.db.driver, transaction and autocommit, the batched inbox claim and the pool
+without pre-ping, on kb's schema.
 
 These are shared mechanisms; kb's suite hosts them because it is the smallest service with a
 database of its own.
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from shared import events, inbox
-from shared.db import Record, autocommit, driver, is_transient
+from shared.db import Connected, Record, autocommit, driver, is_transient, transaction
 from shared.ids import new_id
 from shared.provision import admin_url
 
@@ -95,6 +95,38 @@ async def test_claim_many_handles_each_event_once_in_batch_order(app):
     assert firsts == [True, False, True, False, False]
     for event in (seen, a, b):
         assert await inbox_count(app, event.id) == 1
+
+
+async def test_a_driver_transaction_commits_at_the_end_and_rolls_back_on_an_error(app):
+    kept, lost = ticket_created(), ticket_created()
+    async with transaction(app.state.engine) as session:
+        assert isinstance(session, Connected) and await driver(session) is session.conn
+        assert session.conn.is_in_transaction()
+        assert await inbox.claim_many(session, [kept, kept]) == [True, False]
+    assert await inbox_count(app, kept.id) == 1
+
+    with pytest.raises(RuntimeError):
+        async with transaction(app.state.engine) as session:
+            assert await inbox.claim(session, lost) is True
+            raise RuntimeError("the handler failed")
+    assert await inbox_count(app, lost.id) == 0
+
+
+async def test_a_driver_transaction_whose_connection_broke_leaves_it_out_of_the_pool(app):
+    engine = app.state.engine
+    with pytest.raises(Exception) as failure:
+        async with transaction(engine) as session:
+            pid = await session.conn.fetchval("SELECT pg_backend_pid()")
+            admin = await asyncpg.connect(admin_url())
+            try:
+                await admin.execute("SELECT pg_terminate_backend($1)", pid)
+            finally:
+                await admin.close()
+            await session.conn.execute("SELECT 1")
+    assert is_transient(failure.value)
+    async with transaction(engine) as session:
+        assert await session.conn.fetchval("SELECT pg_backend_pid()") != pid
+    assert engine.pool.checkedout() == 0
 
 
 async def test_pool_without_pre_ping_recovers_after_the_server_drops_its_connections(app, settings):

@@ -3,7 +3,7 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
-from shared.bus import Handler
+from shared.bus import Handler, driver_only
 from shared.db import driver
 
 # One prepared statement on the session's asyncpg connection: a projection row per ticket is
@@ -15,6 +15,7 @@ ON CONFLICT (id) DO NOTHING
 """
 
 
+@driver_only
 async def on_ticket_created(session: AsyncSession, event: events.TicketCreated) -> None:
     d = event.data
     conn = await driver(session)

@@ -5,7 +5,7 @@ nothing (DESIGN §4). ``ticket.created`` also fills the projection (``sla.ticket
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
-from shared.bus import Handler
+from shared.bus import Handler, driver_only
 from sla_timer import timers
 from sla_timer.settings import Settings
 
@@ -20,10 +20,12 @@ def settings() -> Settings:
     return _settings
 
 
+@driver_only
 async def on_ticket_created(session: AsyncSession, event: events.TicketCreated) -> None:
     await timers.open_ticket(session, event, settings())
 
 
+@driver_only
 async def on_ticket_fact(session: AsyncSession, event: events.Event) -> None:
     await timers.record(session, event, settings())
 

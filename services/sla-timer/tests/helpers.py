@@ -5,16 +5,18 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from shared import events, inbox
+from shared.bus import handler_transaction
 from sla_timer.handlers import HANDLERS
 
 
 async def deliver(app, event: events.Event) -> bool:
-    """Inbox claim, handler and commit in one transaction, as the consumer does."""
-    async with app.state.sessionmaker() as session:
+    """Inbox claim, handler and commit in one transaction, as the consumer does (straight on
+    asyncpg, sla-timer's handlers being driver-only)."""
+    handler = HANDLERS[type(event)]
+    async with handler_transaction(app.state.sessionmaker, [handler]) as session:
         first = await inbox.claim(session, event)
         if first:
-            await HANDLERS[type(event)](session, event)
-        await session.commit()
+            await handler(session, event)
     return first
 
 
