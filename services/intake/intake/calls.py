@@ -55,7 +55,6 @@ def _when(at: datetime) -> str:
 # to one runs in the session's transaction with the call's row locked (_record_locked).
 
 _BY_CALL_ID = "SELECT * FROM call WHERE call_id = $1"
-_JSON = frozenset({"users", "events"})
 # The merged columns of a call, in the parameter order of _INSERT and _UPDATE ($4 on).
 _MERGED = (
     "direction", "from_number", "to_number", "customer_number", "queue", "users",
@@ -63,7 +62,7 @@ _MERGED = (
     "events",
 )  # fmt: skip
 _MERGED_VALUES = ", ".join(
-    f"${i}::text::jsonb" if column in _JSON else f"${i}"
+    f"${i}::text::jsonb" if column in sql.JSON_COLUMNS else f"${i}"
     for i, column in enumerate(_MERGED, start=4)
 )
 _INSERT = f"""
@@ -173,7 +172,7 @@ async def _record_plain(conn: Any, settings: Settings, ev: cti.CtiEvent) -> Any:
             return None
         merged = _merged(call, after, ev)
         merged["customer_number"], e164 = _customer(settings, call, after)
-        values = [sql.dumps(merged[c]) if c in _JSON else merged[c] for c in _MERGED]
+        values = [sql.dumps(merged[c]) if c in sql.JSON_COLUMNS else merged[c] for c in _MERGED]
         if call is None:
             row = await conn.fetchrow(_INSERT, e164, new_id(), ev.call_id, *values)
         else:
@@ -218,18 +217,10 @@ async def _record_locked(
 
 async def _write(session: AsyncSession, call_id: uuid.UUID, changes: dict) -> Any:
     """The call's row after ``changes`` (one statement), as a :class:`sql.Row`."""
-    sets, values = [], []
-    for i, (column, value) in enumerate(changes.items(), start=3):
-        if column in _JSON:
-            sets.append(f"{column} = ${i}::text::jsonb")
-            values.append(sql.dumps(value))
-        else:
-            sets.append(f"{column} = ${i}")
-            values.append(value)
+    sets, values = sql.set_list(changes, start=3)
     row = await sql.fetchrow(
         session,
-        f"UPDATE call SET {', '.join(sets)}, version = version + 1, updated_at = $2 "
-        "WHERE id = $1 RETURNING *",
+        f"UPDATE call SET {sets}, version = version + 1, updated_at = $2 WHERE id = $1 RETURNING *",
         call_id,
         utcnow(),
         *values,

@@ -57,10 +57,8 @@ async def _apply_facts(
 
 
 async def _update(session: AsyncSession, ticket_id, changes: dict[str, Any]) -> None:
-    sets = ", ".join(f"{column} = ${i}" for i, column in enumerate(changes, start=2))
-    await sql.execute(
-        session, f"UPDATE ticket SET {sets} WHERE id = $1", ticket_id, *changes.values()
-    )
+    sets, values = sql.set_list(changes, start=2)
+    await sql.execute(session, f"UPDATE ticket SET {sets} WHERE id = $1", ticket_id, *values)
 
 
 def _tier(ticket: Any, event: events.Event, tier: int) -> dict[str, Any]:

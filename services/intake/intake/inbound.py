@@ -388,17 +388,10 @@ async def receive_mail(
 
 async def _file_mail(session: AsyncSession, row_id: uuid.UUID, values: dict) -> Any:
     """The mail's record with what became of it (one statement), as a :class:`sql.Row`."""
-    sets, args = [], []
-    for i, (column, value) in enumerate(values.items(), start=2):
-        if column == "details":
-            sets.append(f"details = ${i}::text::jsonb")
-            args.append(sql.dumps(value))
-        else:
-            sets.append(f"{column} = ${i}")
-            args.append(value)
+    sets, args = sql.set_list(values, start=2)
     row = await sql.fetchrow(
         session,
-        f"UPDATE inbound_mail SET {', '.join(sets)} WHERE id = $1 RETURNING *",
+        f"UPDATE inbound_mail SET {sets} WHERE id = $1 RETURNING *",
         row_id,
         *args,
     )

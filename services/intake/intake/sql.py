@@ -27,6 +27,7 @@ __all__ = [
     "fetch",
     "fetchrow",
     "fetchval",
+    "set_list",
 ]
 
 # JSON and JSONB columns of intake's tables; they arrive as text on the driver connection.
@@ -60,3 +61,17 @@ async def fetchval(session: AsyncSession, query: str, *args: Any) -> Any:
 
 async def execute(session: AsyncSession, query: str, *args: Any) -> None:
     await (await connection(session)).execute(query, *args)
+
+
+def set_list(changes: dict[str, Any], start: int) -> tuple[str, list[Any]]:
+    """``column = $n, ...`` for an UPDATE of ``changes``, numbered from ``$start``, and the
+    values in that order; JSON columns travel as text cast to jsonb."""
+    sets, values = [], []
+    for i, (column, value) in enumerate(changes.items(), start=start):
+        if column in JSON_COLUMNS:
+            sets.append(f"{column} = ${i}::text::jsonb")
+            values.append(dumps(value))
+        else:
+            sets.append(f"{column} = ${i}")
+            values.append(value)
+    return ", ".join(sets), values
