@@ -234,6 +234,11 @@ def is_transient(exc: BaseException) -> bool:
         TimeoutError,
         asyncpg.PostgresConnectionError,
         asyncpg.CannotConnectNowError,
+        # The server shutting down or restarting (SQLSTATE 57P01, 57P02), as a statement on a
+        # connection straight from asyncpg (shared.db.transaction) meets it. Not their parent
+        # class: a statement timeout (57014) is the handler's failure, not the server's.
+        asyncpg.exceptions.AdminShutdownError,
+        asyncpg.exceptions.CrashShutdownError,
         asyncpg.TooManyConnectionsError,
         asyncpg.InterfaceError,
         asyncpg.SerializationError,

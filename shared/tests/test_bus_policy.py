@@ -48,12 +48,22 @@ def _wrapped(cause: BaseException) -> Exception:
         sa_exc.DBAPIError("update", {}, _wrapped(asyncpg.exceptions.DeadlockDetectedError("x"))),
         sa_exc.DBAPIError("update", {}, _wrapped(asyncpg.exceptions.SerializationError("x"))),
         asyncpg.exceptions.TooManyConnectionsError("remaining connection slots are reserved"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator"),
+        asyncpg.exceptions.CrashShutdownError("terminating connection due to crash"),
     ],
 )
 def test_infrastructure_failures_are_transient(error):
     assert is_transient(error)
 
 
-@pytest.mark.parametrize("error", [RuntimeError("bug"), KeyError("x"), ValueError("bad data")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("bug"),
+        KeyError("x"),
+        ValueError("bad data"),
+        asyncpg.exceptions.QueryCanceledError("canceling statement due to statement timeout"),
+    ],
+)
 def test_handler_bugs_are_not_transient(error):
     assert not is_transient(error)
