@@ -133,6 +133,21 @@ class Connected:
 
 
 @asynccontextmanager
+async def _pooled(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """The asyncpg connection of one of the engine's pooled connections, outside SQLAlchemy's
+    transaction handling; back to the pool when the block ends, or dropped from it when it
+    broke meanwhile (SQLAlchemy cannot tell, having sent nothing on it)."""
+    async with engine.connect() as pooled:
+        conn = (await pooled.get_raw_connection()).driver_connection
+        try:
+            yield conn
+        except BaseException:
+            if conn.is_closed():
+                await pooled.invalidate()
+            raise
+
+
+@asynccontextmanager
 async def transaction(engine: AsyncEngine) -> AsyncIterator[Connected]:
     """A transaction straight on asyncpg, committed when the block ends and rolled back when it
     raises, for work that goes through :func:`driver` only (a consumer's driver-only handlers).
@@ -141,15 +156,8 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[Connected]:
     transaction of one statement costs 360 to 430 µs of CPU this way, 620 to 650 µs through
     a session. A connection that broke meanwhile is dropped from the pool, not handed on.
     """
-    async with engine.connect() as pooled:
-        conn = (await pooled.get_raw_connection()).driver_connection
-        try:
-            async with conn.transaction():
-                yield Connected(conn)
-        except BaseException:
-            if conn.is_closed():
-                await pooled.invalidate()
-            raise
+    async with _pooled(engine) as conn, conn.transaction():
+        yield Connected(conn)
 
 
 @asynccontextmanager
@@ -161,10 +169,11 @@ async def autocommit(session: AsyncSession) -> AsyncIterator[asyncpg.Connection]
     (``... WHERE version = $n``) retried when the row moved: two round trips instead of four.
     The connection is a second one beside any the session holds, so nothing sent on it joins
     the session's transaction; use it only while the session has none open (callers check
-    ``session.in_transaction()``). It goes back to the pool when the block ends.
+    ``session.in_transaction()``). It goes back to the pool when the block ends, or is dropped
+    from it if it broke.
     """
-    async with session.bind.connect() as conn:
-        yield (await conn.get_raw_connection()).driver_connection
+    async with _pooled(session.bind) as conn:
+        yield conn
 
 
 class Record:
