@@ -4,7 +4,9 @@ A database of its own (``shared.testing.TestRun``: database, exchange and queue 
 run) is bulk-loaded with COPY: ``--branches`` (50) branches of ``--engineers`` (2,000)
 engineers with skills, weekly shifts (three 8-hour shifts, so about a third are on shift at
 any moment), a few on leave, one on-call slot per branch, and ``--open`` (100,000) open
-assignments spread over them (the load routing has to read and balance). ``--workers`` (3)
+assignments spread over them (the load routing has to read and balance), each with the
+routing decision that made it (a reason of the stored form and size, so the decisions table and
+its index are the size an assignment's decision is checked against). ``--workers`` (3)
 dispatch worker processes (``python -m dispatch.worker``: consumer, outbox relay, queue
 re-evaluation; no HTTP) compete on the run's queue. Then:
 
@@ -113,7 +115,8 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
 
 
 async def load(conn: asyncpg.Connection, args: argparse.Namespace) -> dict[str, Any]:
-    """Branches, engineers, shifts, leave, on-call, and the open assignments, with COPY."""
+    """Branches, engineers, shifts, leave, on-call, and the open assignments with the routing
+    decisions that made them, with COPY."""
     rnd = random.Random(42)
     now = datetime.now(UTC)
     started = time.perf_counter()
@@ -180,9 +183,10 @@ async def load(conn: asyncpg.Connection, args: argparse.Namespace) -> dict[str, 
     )
 
     region_of = dict(branches)
+    reasons = decision_reasons(engineers, dict((b, i) for i, (b, _) in enumerate(branches)))
     open_count: Counter[uuid.UUID] = Counter()
     last: dict[uuid.UUID, datetime] = {}
-    tickets, assignments = [], []
+    tickets, assignments, decisions = [], [], []
     org = uuid.uuid4()
     for i in range(args.open):
         engineer = engineers[rnd.randrange(len(engineers))]
@@ -194,9 +198,11 @@ async def load(conn: asyncpg.Connection, args: argparse.Namespace) -> dict[str, 
             (tid, 1 + i, org, "fault", 1 + i % 4, region_of[bid], product, "24x7", False, 1,
              "in_progress", 2, 1)
         )  # fmt: skip
+        decision_id = uuid.uuid4()
+        decisions.append((decision_id, tid, "created", "assigned", 1, eid, reasons[eid], at))
         assignments.append(
             (uuid.uuid4(), tid, eid, 1, "primary", "accepted", "rule", "on_shift", at,
-             at + timedelta(minutes=5))
+             at + timedelta(minutes=5), decision_id)
         )  # fmt: skip
         open_count[eid] += 1
         last[eid] = max(last.get(eid, at), at)
@@ -208,10 +214,17 @@ async def load(conn: asyncpg.Connection, args: argparse.Namespace) -> dict[str, 
         records=tickets,
     )  # fmt: skip
     await conn.copy_records_to_table(
+        "routing_decision",
+        schema_name="dispatch",
+        columns=("id", "ticket_id", "trigger", "outcome", "tier", "engineer_id", "reason",
+                 "decided_at"),
+        records=decisions,
+    )  # fmt: skip
+    await conn.copy_records_to_table(
         "assignment",
         schema_name="dispatch",
         columns=("id", "ticket_id", "engineer_id", "tier", "role", "status", "by", "rule",
-                 "assigned_at", "accepted_at"),
+                 "assigned_at", "accepted_at", "decision_id"),
         records=assignments,
     )  # fmt: skip
     await conn.copy_records_to_table(
@@ -235,6 +248,46 @@ async def load(conn: asyncpg.Connection, args: argparse.Namespace) -> dict[str, 
         "load_seconds": round(time.perf_counter() - started, 1),
         "regions": [region for _, region in branches],
     }
+
+
+def decision_reasons(
+    engineers: list[tuple], branch_index: dict[uuid.UUID, int]
+) -> dict[uuid.UUID, str]:
+    """For each engineer, the stored reason (dispatch's compact form, ``"v": 2``) of a
+    decision that chose them among every engineer of their branch: what the routing decision
+    behind each loaded open assignment holds, in size and shape."""
+    by_branch: dict[uuid.UUID, list[tuple]] = {}
+    for e in engineers:
+        by_branch.setdefault(e[3], []).append(e)
+    reasons = {}
+    for e in engineers:
+        eid, bid = e[0], e[3]
+        others = [o for o in by_branch[bid] if o[0] != eid]
+        rows = [[str(eid), e[2], 0, "on_shift", 40, e[7], None, 1, None]]
+        rows += [
+            [str(o[0]), o[2], 0, "off", 50, o[7], "skills", 0]
+            if n % 3
+            else [str(o[0]), o[2], 0, "on_shift", 50, o[7], None, 2 + n // 3, None]
+            for n, o in enumerate(others)
+        ]
+        reasons[eid] = orjson.dumps(
+            {
+                "summary": f"{e[2]} (on shift): least loaded then longest idle",
+                "outcome": "assigned",
+                "tier": 1,
+                "rule": "on_shift",
+                "winner": str(eid),
+                "branches": [{"id": str(bid), "name": f"Bench branch {branch_index[bid]}"}],
+                "queue_branch_id": str(bid),
+                "required_skills": [e[5][0]],
+                "waived_skills": [],
+                "notes": [],
+                "v": 2,
+                "details": ["lacks storage"],
+                "c": rows,
+            }
+        ).decode()
+    return reasons
 
 
 # ---- workers ---------------------------------------------------------------------------------

@@ -287,17 +287,23 @@ _TAKE = """
     RETURNING l.engineer_id, array_position($1::uuid[], l.engineer_id) - 1 AS skipped
 """
 
+# The reason comes as the text of its JSON object without "winner" and "notes" and without the
+# closing brace ($10), and its notes as a JSON array ($11): the statement appends the winner,
+# and the notes with one more when better-ranked engineers were passed over ($12 the note's
+# text after the count), so the reason is parsed once and no jsonb is rewritten.
 _TAKE_ASSIGN = f"""
     WITH t AS ({_TAKE}),
     d AS (
         INSERT INTO routing_decision (id, ticket_id, trigger, outcome, tier, engineer_id, reason)
         SELECT $8, $3, $9, 'assigned', $4, t.engineer_id,
-               jsonb_set(
-                   CASE WHEN t.skipped > 0 THEN jsonb_set(
-                       $10::jsonb, '{{notes}}',
-                       ($10::jsonb -> 'notes') || to_jsonb(t.skipped || $11::text))
-                   ELSE $10::jsonb END,
-                   '{{winner}}', to_jsonb(t.engineer_id::text))
+               CAST($10::text || ', "winner": ' || to_json(t.engineer_id::text)::text
+                    || ', "notes": '
+                    || CASE WHEN t.skipped > 0
+                            THEN left($11::text, -1)
+                                 || CASE WHEN $11::text = '[]' THEN '' ELSE ', ' END
+                                 || to_json(t.skipped || $12::text)::text || ']'
+                            ELSE $11::text END
+                    || '}}' AS jsonb)
         FROM t
         RETURNING id
     )
@@ -354,6 +360,9 @@ async def _take_and_assign(
         return None
     conn = await sql.driver(session)
     previous_engineer_id = released.engineer_id if released else None
+    reason = decision.stored_reason()
+    notes = reason.pop("notes")
+    del reason["winner"]
     record = await conn.fetchrow(
         _TAKE_ASSIGN,
         ranked,
@@ -365,7 +374,8 @@ async def _take_and_assign(
         previous_engineer_id,
         new_id(),
         trigger,
-        sql.dumps(decision.stored_reason()),
+        sql.dumps(reason)[:-1],
+        sql.dumps(notes),
         SKIPPED_NOTE,
     )
     if record is not None:

@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from dispatch import assignments, sql
 from shared import events
+from shared.db import transaction
 from shared.ids import new_id
 from shared.testing import wait_until
 from tests.factories import (
@@ -101,6 +102,44 @@ async def test_a_new_ticket_goes_to_the_least_loaded_engineer_with_a_visible_rea
     assert emitted[0]["data"]["rule"] == "on_shift"
     assert emitted[0]["causation_id"] == str(event.id)
     assert await load_of(app, other["id"]) == 1
+
+
+@pytest.mark.parametrize("product", [None, "no-one-knows-this-product"])
+async def test_an_engineer_being_assigned_elsewhere_is_passed_over_and_the_reason_says_so(
+    app, client, auth, product
+):
+    """The best-ranked engineer's load row is held by another transaction (another worker is
+    assigning them): the ticket goes to the next one at once, and the stored reason names the
+    winner and adds a note, after any the decision already had (a waived skill)."""
+    region = unique("CN")
+    branch = await new_branch(client, auth, regions=[region])
+    first = await new_engineer(client, auth, branch, name=unique("A"))
+    second = await new_engineer(client, auth, branch, name=unique("B"))
+    await deliver(app, ticket_created(region=region))
+    loaded = await only_active(client, auth, await _last_ticket(app, region))
+    best = second if loaded["engineer_id"] == first["id"] else first  # ranked first: no load
+    passed_to = first if best is second else second
+    event = ticket_created(region=region, product=product)
+
+    async with transaction(app.state.engine) as other_worker:
+        await other_worker.conn.execute(
+            "SELECT 1 FROM engineer_load WHERE engineer_id = $1 FOR UPDATE",
+            uuid.UUID(best["id"]),
+        )
+        await deliver(app, event)
+
+    assignment = await only_active(client, auth, event.subject)
+    assert assignment["engineer_id"] == passed_to["id"]
+    shown = (await client.get(f"/v1/assignments/{assignment['id']}", headers=auth())).json()
+    reason = shown["decision"]["reason"]
+    assert reason["winner"] == passed_to["id"]
+    assert [c["name"] for c in reason["candidates"]] == [best["name"], passed_to["name"]]
+    skipped = "1" + assignments.SKIPPED_NOTE
+    if product is None:
+        assert reason["notes"] == [skipped]
+    else:
+        assert len(reason["notes"]) == 2 and reason["notes"][0].startswith("waived: ")
+        assert reason["notes"][1] == skipped
 
 
 async def test_nobody_available_queues_the_ticket_then_a_new_shift_takes_it(app, client, auth):

@@ -186,3 +186,17 @@ async def test_a_record_reads_by_attribute_and_decodes_only_its_json_columns(app
     assert row.model_dump() == {"n": 2, "payload": {"a": [1]}, "other": '"x"'}
     with pytest.raises(AttributeError):
         _ = row.missing
+
+
+async def test_a_service_role_stores_large_values_compressed_with_lz4(app):
+    # Provisioning sets lz4 as each service role's TOAST compression where the server has it
+    # (Debian's PostgreSQL does); a value large enough to be compressed shows which was used.
+    async with transaction(app.state.engine) as session:
+        offered = await session.conn.fetchval(
+            "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"
+        )
+        if "lz4" not in offered:
+            pytest.skip("this PostgreSQL was built without lz4")
+        await session.conn.execute("CREATE TEMPORARY TABLE big (v text) ON COMMIT DROP")
+        await session.conn.execute("INSERT INTO big SELECT repeat('routing reason ', 1000)")
+        assert await session.conn.fetchval("SELECT pg_column_compression(v) FROM big") == "lz4"
