@@ -12,7 +12,15 @@ import pytest
 from sqlalchemy import text
 
 from shared import events, inbox
-from shared.db import Connected, Record, autocommit, driver, is_transient, transaction
+from shared.db import (
+    Connected,
+    Record,
+    autocommit,
+    driver,
+    is_transient,
+    on_commit,
+    transaction,
+)
 from shared.ids import new_id
 from shared.provision import admin_url
 
@@ -200,3 +208,52 @@ async def test_a_service_role_stores_large_values_compressed_with_lz4(app):
         await session.conn.execute("CREATE TEMPORARY TABLE big (v text) ON COMMIT DROP")
         await session.conn.execute("INSERT INTO big SELECT repeat('routing reason ', 1000)")
         assert await session.conn.fetchval("SELECT pg_column_compression(v) FROM big") == "lz4"
+
+
+async def test_driver_statements_in_a_savepoint_roll_back_with_it(app):
+    """The connection was remembered before the savepoint began: the statements inside it must
+    still run inside it (SQLAlchemy emits SAVEPOINT when asked for the connection there)."""
+    before, kept, lost, after = (ticket_created() for _ in range(4))
+    async with app.state.sessionmaker() as session:
+        assert await inbox.claim(session, before) is True
+        async with session.begin_nested():
+            assert await inbox.claim(session, kept) is True
+        with pytest.raises(RuntimeError):
+            async with session.begin_nested():
+                assert await inbox.claim(session, lost) is True
+                raise RuntimeError("this part fails")
+        assert await inbox.claim(session, after) is True
+        await session.commit()
+    assert [await inbox_count(app, e.id) for e in (before, kept, lost, after)] == [1, 1, 0, 1]
+
+
+async def test_on_commit_runs_after_the_outermost_commit_only(app):
+    calls: list[str] = []
+    async with app.state.sessionmaker() as session:
+        assert await inbox.claim(session, ticket_created()) is True
+        async with session.begin_nested():
+            on_commit(session, lambda: calls.append("savepoint's"))
+        assert calls == []  # releasing a savepoint commits nothing yet
+        on_commit(session, lambda: calls.append("first"), key="k")
+        on_commit(session, lambda: calls.append("second, same key"), key="k")
+        await session.commit()
+    assert calls == ["savepoint's", "first"]
+
+    calls.clear()
+    async with app.state.sessionmaker() as session:
+        assert await inbox.claim(session, ticket_created()) is True
+        on_commit(session, lambda: calls.append("rolled back"))
+        await session.rollback()
+        assert await inbox.claim(session, ticket_created()) is True
+        await session.commit()  # the next transaction of the session has its own callbacks
+    assert calls == []
+
+    async with transaction(app.state.engine) as connected:
+        on_commit(connected, lambda: calls.append("driver transaction"))
+        assert calls == []
+    assert calls == ["driver transaction"]
+    with pytest.raises(RuntimeError):
+        async with transaction(app.state.engine) as connected:
+            on_commit(connected, lambda: calls.append("never"))
+            raise RuntimeError("the handler failed")
+    assert calls == ["driver transaction"]
