@@ -46,7 +46,8 @@ async def flush(session: AsyncSession) -> None:
     """Writes the pending events now."""
     pending: list[Event] | None = session.info.pop(_PENDING, None)
     if pending:
-        await outbox.add_many(await driver(session), SCHEMA, pending)
+        leased = await outbox.add_many(await driver(session), SCHEMA, pending)
+        outbox.hand_over_on_commit(session, leased)
 
 
 def pending(session: AsyncSession) -> list[Event]:
@@ -66,7 +67,8 @@ def _before_commit(sync_session: Session) -> None:
         return
     fairy = sync_session.connection().connection
     raw = fairy.dbapi_connection.driver_connection  # type: ignore[union-attr]
-    await_only(outbox.add_many(raw, SCHEMA, events))
+    leased = await_only(outbox.add_many(raw, SCHEMA, events))
+    outbox.hand_over_on_commit(sync_session, leased)  # type: ignore[arg-type]
 
 
 @sa_event.listens_for(Session, "after_transaction_end")

@@ -1,5 +1,7 @@
 """A ticket and its ticket.created event commit or roll back together (DESIGN §4)."""
 
+import asyncio
+import contextlib
 import json
 
 import asyncpg
@@ -153,3 +155,99 @@ async def test_add_many_numbers_each_subject_on_from_its_counter(app):
         (a, 4),
     ]
     assert all(r["seq"] == r["payload_seq"] for r in rows)
+
+
+# ---- hand-over to this process's relay ----------------------------------------------------
+
+
+async def _published(tap: Tap, event_id) -> list[bytes]:
+    return [b for b in tap.bodies if json.loads(b)["id"] == str(event_id)]
+
+
+async def _outbox_row(app, event_id):
+    async with app.state.sessionmaker() as session:
+        return (
+            await session.execute(
+                text("SELECT relay_after, published_at FROM outbox WHERE id = :id"),
+                {"id": event_id},
+            )
+        ).first()
+
+
+async def test_a_committed_row_goes_to_this_process_relay_without_a_notify(app, test_run):
+    """The app runs its relay in this process: the row is leased to it, the commit hands it
+    over, and no NOTIFY wakes the relays of other processes."""
+    notified: list[str] = []
+    listener = await asyncpg.connect(app.state.settings.libpq_database_url())
+    await listener.add_listener(outbox.notify_channel("intake"), lambda *a: notified.append(a[2]))
+    try:
+        async with Tap(test_run.amqp_url, test_run.exchange, "ticket.status_changed") as tap:
+            async with app.state.sessionmaker() as session:
+                event = await outbox.add(session, _status_event(new_id()))
+                assert (await _outbox_row(app, event.id)) is None  # not committed yet
+                await session.commit()
+            await wait_until(lambda: _published(tap, event.id))
+        row = await _outbox_row(app, event.id)
+        assert row.relay_after is not None and row.published_at is not None
+        await asyncio.sleep(0.2)  # a NOTIFY would have arrived by now
+        assert notified == []
+    finally:
+        await listener.close()
+
+
+async def test_savepoints_hand_over_only_what_the_transaction_committed(app, test_run):
+    """A released savepoint commits nothing yet: its rows go over with the transaction's
+    commit, not before it. A rolled-back savepoint's rows are never published."""
+    async with Tap(test_run.amqp_url, test_run.exchange, "ticket.status_changed") as tap:
+        async with app.state.sessionmaker() as session:
+            async with session.begin_nested():
+                kept = await outbox.add(session, _status_event(new_id()))
+            with contextlib.suppress(RuntimeError):
+                async with session.begin_nested():
+                    lost = await outbox.add(session, _status_event(new_id()))
+                    raise RuntimeError("this part fails")
+            await asyncio.sleep(0.3)  # a hand-over at the release would have found nothing
+            await session.commit()
+        # Early, the relay would have read nothing and the lease kept the row for 30 s.
+        await wait_until(lambda: _published(tap, kept.id), timeout=5)
+        await asyncio.sleep(0.3)
+    assert await _published(tap, lost.id) == []
+    assert await _outbox_row(app, lost.id) is None
+
+
+async def test_a_leased_row_never_handed_over_is_published_when_its_lease_runs_out(
+    app, test_run, monkeypatch
+):
+    """The process died between its commit and the hand-over: once the lease has run out,
+    a relay's poll publishes the row."""
+    monkeypatch.setattr(outbox, "HANDOFF_LEASE_SECONDS", 1.0)
+    monkeypatch.setattr(outbox, "hand_over", lambda leased: None)
+    async with Tap(test_run.amqp_url, test_run.exchange, "ticket.status_changed") as tap:
+        async with app.state.sessionmaker() as session:
+            event = await outbox.add(session, _status_event(new_id()))
+            await session.commit()
+        assert (await _outbox_row(app, event.id)).relay_after is not None
+        await asyncio.sleep(0.5)
+        assert await _published(tap, event.id) == []  # leased: no relay's batch takes it
+        await wait_until(lambda: _published(tap, event.id), timeout=10)
+
+
+async def test_a_row_written_where_no_relay_runs_wakes_the_relays_with_a_notify(
+    app, test_run, monkeypatch
+):
+    """An API-only process (no relay of its own) writes rows without a lease; the NOTIFY
+    wakes a relay at once."""
+    monkeypatch.setattr(outbox, "_local", {})
+    notified: list[str] = []
+    listener = await asyncpg.connect(app.state.settings.libpq_database_url())
+    await listener.add_listener(outbox.notify_channel("intake"), lambda *a: notified.append(a[2]))
+    try:
+        async with Tap(test_run.amqp_url, test_run.exchange, "ticket.status_changed") as tap:
+            async with app.state.sessionmaker() as session:
+                event = await outbox.add(session, _status_event(new_id()))
+                await session.commit()
+            await wait_until(lambda: _published(tap, event.id), timeout=5)
+        assert (await _outbox_row(app, event.id)).relay_after is None
+        await wait_until(lambda: asyncio.sleep(0, notified))
+    finally:
+        await listener.close()

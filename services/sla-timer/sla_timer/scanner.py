@@ -158,8 +158,9 @@ class TimerScanner:
             updates: list[list[Any]] = [[] for _ in range(7)]
             for row in rows:
                 self._fire_row(row, now, outbox_events, updates, fired)
-            await outbox.add_many(conn, self.schema, outbox_events)
+            leased = await outbox.add_many(conn, self.schema, outbox_events)
             await conn.execute(self._update, *updates)
+        outbox.hand_over(leased)
         finished = datetime.now(UTC)
         metrics.SCAN_SECONDS.observe(time.perf_counter() - started)
         for item in fired:
