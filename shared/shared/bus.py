@@ -414,6 +414,7 @@ class Consumer:
         self.linger = max(0.0, settings.consumer_linger_seconds)
         self.consuming = asyncio.Event()
         self._inbound: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._gathering = asyncio.Lock()
         self._ackers: dict[int, Acker] = {}  # id(message) -> its channel's acker
 
     async def run(self) -> None:
@@ -475,11 +476,14 @@ class Consumer:
 
     async def _work(self) -> None:
         while True:
-            batch = [await self._inbound.get()]
-            if self.linger and self._inbound.qsize() < self.batch_size - 1:
-                await asyncio.sleep(self.linger)
-            while len(batch) < self.batch_size and not self._inbound.empty():
-                batch.append(self._inbound.get_nowait())
+            # One task gathers at a time, the others handle what they gathered: two tasks
+            # lingering side by side would split the deliveries of one linger between them.
+            async with self._gathering:
+                batch = [await self._inbound.get()]
+                if self.linger and self._inbound.qsize() < self.batch_size - 1:
+                    await asyncio.sleep(self.linger)
+                while len(batch) < self.batch_size and not self._inbound.empty():
+                    batch.append(self._inbound.get_nowait())
             try:
                 await self.handle_batch(batch)
             except asyncio.CancelledError:

@@ -5,6 +5,7 @@ These are shared mechanisms; kb's suite hosts them because it is the smallest se
 database of its own.
 """
 
+import asyncio
 from datetime import UTC, datetime
 
 import asyncpg
@@ -23,6 +24,7 @@ from shared.db import (
 )
 from shared.ids import new_id
 from shared.provision import admin_url
+from shared.testing import wait_until
 
 
 def ticket_created(ticket_id=None) -> events.TicketCreated:
@@ -257,3 +259,34 @@ async def test_on_commit_runs_after_the_outermost_commit_only(app):
             on_commit(connected, lambda: calls.append("never"))
             raise RuntimeError("the handler failed")
     assert calls == ["driver transaction"]
+
+
+async def test_the_consumer_gathers_one_batch_at_a_time(app, monkeypatch):
+    """Two batch tasks run (AFTERCARE_CONSUMER_CONCURRENCY=2), but only one gathers at a time:
+    the deliveries of one linger make one batch, not two halves."""
+    consumer = app.state.consumer
+    assert app.state.settings.consumer_concurrency >= 2
+    batches: list[int] = []
+    handle_batch = consumer.handle_batch
+
+    async def recorded(batch):
+        batches.append(len(batch))
+        await handle_batch(batch)
+
+    monkeypatch.setattr(consumer, "handle_batch", recorded)
+    monkeypatch.setattr(consumer, "linger", 0.5)
+    sent = [ticket_created() for _ in range(6)]
+    await asyncio.gather(
+        *(
+            app.state.broker.publish(
+                e.type, e.model_dump_json().encode(), message_id=str(e.id), headers={}
+            )
+            for e in sent
+        )
+    )
+    await wait_until(lambda: _all_claimed(app, sent), timeout=10)
+    assert batches == [6]
+
+
+async def _all_claimed(app, sent) -> bool:
+    return all([await inbox_count(app, e.id) == 1 for e in sent])
