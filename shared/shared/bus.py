@@ -415,6 +415,7 @@ class Consumer:
         self.consuming = asyncio.Event()
         self._inbound: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._gathering = asyncio.Lock()
+        self._enough = asyncio.Event()  # set when a lingering batch need not wait any longer
         self._ackers: dict[int, Acker] = {}  # id(message) -> its channel's acker
 
     async def run(self) -> None:
@@ -461,10 +462,20 @@ class Consumer:
         async def enqueue(message: AbstractIncomingMessage) -> None:
             self._ackers[id(message)] = acker
             self._inbound.put_nowait(message)
+            if self._gathered():
+                self._enough.set()
 
         await queue.consume(enqueue)
         self.consuming.set()
         log.info("consuming %s: %s", self.queue, ", ".join(sorted(self.handlers)))
+
+    def _gathered(self) -> bool:
+        """Whether a lingering batch has all it can get: a full batch queued, or every delivery
+        the prefetch window allows already here (the broker sends more only after acks)."""
+        return (
+            self._inbound.qsize() >= self.batch_size - 1
+            or len(self._ackers) >= self.settings.consumer_prefetch
+        )
 
     async def _settle(self, message: AbstractIncomingMessage, *, ack: bool) -> None:
         """Acks (``ack``) or requeues a delivery through its channel's :class:`Acker`."""
@@ -480,8 +491,10 @@ class Consumer:
             # lingering side by side would split the deliveries of one linger between them.
             async with self._gathering:
                 batch = [await self._inbound.get()]
-                if self.linger and self._inbound.qsize() < self.batch_size - 1:
-                    await asyncio.sleep(self.linger)
+                if self.linger and not self._gathered():
+                    self._enough.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._enough.wait(), self.linger)
                 while len(batch) < self.batch_size and not self._inbound.empty():
                     batch.append(self._inbound.get_nowait())
             try:

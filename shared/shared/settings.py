@@ -50,10 +50,13 @@ class ServiceSettings(BaseSettings):
     # many such batches run at once.
     consumer_batch_size: int = 64
     consumer_concurrency: int = 2
-    # After the first delivery of a batch, wait this long for more before handling it: one
-    # transaction and one ack for several events instead of one each, at the price of this
-    # much latency per hop (0 handles at once).
-    consumer_linger_seconds: float = 0.02
+    # After the first delivery of a batch, wait up to this long for more before handling it:
+    # one transaction and one ack for several events instead of one each, at the price of up
+    # to this much latency per hop (0 handles at once). The wait ends early once the batch is
+    # full or the prefetch window is (the broker sends no more until acks go back). Measured
+    # on bench/ticket_flow, 0.05 against 0.02 cut the stack's CPU per ticket at 100/s from
+    # about 16 ms to 13-14 ms, for about 10 ms more end-to-end latency at the median.
+    consumer_linger_seconds: float = 0.05
     retry_delays: tuple[float, ...] = (1.0, 10.0, 60.0, 600.0)
 
     relay_batch_size: int = 200

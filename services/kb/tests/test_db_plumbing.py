@@ -290,3 +290,32 @@ async def test_the_consumer_gathers_one_batch_at_a_time(app, monkeypatch):
 
 async def _all_claimed(app, sent) -> bool:
     return all([await inbox_count(app, e.id) == 1 for e in sent])
+
+
+@pytest.mark.parametrize("limit", ["batch", "prefetch window"])
+async def test_a_lingering_batch_stops_waiting_once_nothing_more_can_come(app, monkeypatch, limit):
+    """The linger is long here (30 s); the batch goes as soon as it is full, or as soon as
+    every delivery the prefetch window allows has arrived (the broker sends no more before
+    acks), not when the linger runs out."""
+    consumer = app.state.consumer
+    batches: list[int] = []
+    handle_batch = consumer.handle_batch
+
+    async def recorded(batch):
+        batches.append(len(batch))
+        await handle_batch(batch)
+
+    monkeypatch.setattr(consumer, "handle_batch", recorded)
+    monkeypatch.setattr(consumer, "linger", 30.0)
+    if limit == "batch":
+        monkeypatch.setattr(consumer, "batch_size", 4)
+    else:
+        window = consumer.settings.model_copy(update={"consumer_prefetch": 4})
+        monkeypatch.setattr(consumer, "settings", window)
+    sent = [ticket_created() for _ in range(4)]
+    for e in sent:
+        await app.state.broker.publish(
+            e.type, e.model_dump_json().encode(), message_id=str(e.id), headers={}
+        )
+    await wait_until(lambda: _all_claimed(app, sent), timeout=10)
+    assert batches == [4]
