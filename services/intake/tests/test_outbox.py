@@ -174,13 +174,24 @@ async def _outbox_row(app, event_id):
         ).first()
 
 
+@contextlib.asynccontextmanager
+async def _notifications(app):
+    """The NOTIFYs that wake intake's relays, as they arrive."""
+    notified: list[str] = []
+    listener = await asyncpg.connect(app.state.settings.libpq_database_url())
+    try:
+        await listener.add_listener(
+            outbox.notify_channel("intake"), lambda *a: notified.append(a[2])
+        )
+        yield notified
+    finally:
+        await listener.close()
+
+
 async def test_a_committed_row_goes_to_this_process_relay_without_a_notify(app, test_run):
     """The app runs its relay in this process: the row is leased to it, the commit hands it
     over, and no NOTIFY wakes the relays of other processes."""
-    notified: list[str] = []
-    listener = await asyncpg.connect(app.state.settings.libpq_database_url())
-    await listener.add_listener(outbox.notify_channel("intake"), lambda *a: notified.append(a[2]))
-    try:
+    async with _notifications(app) as notified:
         async with Tap(test_run.amqp_url, test_run.exchange, "ticket.status_changed") as tap:
             async with app.state.sessionmaker() as session:
                 event = await outbox.add(session, _status_event(new_id()))
@@ -191,8 +202,6 @@ async def test_a_committed_row_goes_to_this_process_relay_without_a_notify(app, 
         assert row.relay_after is not None and row.published_at is not None
         await asyncio.sleep(0.2)  # a NOTIFY would have arrived by now
         assert notified == []
-    finally:
-        await listener.close()
 
 
 async def test_savepoints_hand_over_only_what_the_transaction_committed(app, test_run):
@@ -238,10 +247,7 @@ async def test_a_row_written_where_no_relay_runs_wakes_the_relays_with_a_notify(
     """An API-only process (no relay of its own) writes rows without a lease; the NOTIFY
     wakes a relay at once."""
     monkeypatch.setattr(outbox, "_local", {})
-    notified: list[str] = []
-    listener = await asyncpg.connect(app.state.settings.libpq_database_url())
-    await listener.add_listener(outbox.notify_channel("intake"), lambda *a: notified.append(a[2]))
-    try:
+    async with _notifications(app) as notified:
         async with Tap(test_run.amqp_url, test_run.exchange, "ticket.status_changed") as tap:
             async with app.state.sessionmaker() as session:
                 event = await outbox.add(session, _status_event(new_id()))
@@ -249,5 +255,3 @@ async def test_a_row_written_where_no_relay_runs_wakes_the_relays_with_a_notify(
             await wait_until(lambda: _published(tap, event.id), timeout=5)
         assert (await _outbox_row(app, event.id)).relay_after is None
         await wait_until(lambda: asyncio.sleep(0, notified))
-    finally:
-        await listener.close()

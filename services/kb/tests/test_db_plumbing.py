@@ -266,14 +266,7 @@ async def test_the_consumer_gathers_one_batch_at_a_time(app, monkeypatch):
     the deliveries of one linger make one batch, not two halves."""
     consumer = app.state.consumer
     assert app.state.settings.consumer_concurrency >= 2
-    batches: list[int] = []
-    handle_batch = consumer.handle_batch
-
-    async def recorded(batch):
-        batches.append(len(batch))
-        await handle_batch(batch)
-
-    monkeypatch.setattr(consumer, "handle_batch", recorded)
+    batches = _batch_sizes(consumer, monkeypatch)
     monkeypatch.setattr(consumer, "linger", 0.5)
     sent = [ticket_created() for _ in range(6)]
     await asyncio.gather(
@@ -288,6 +281,19 @@ async def test_the_consumer_gathers_one_batch_at_a_time(app, monkeypatch):
     assert batches == [6]
 
 
+def _batch_sizes(consumer, monkeypatch) -> list[int]:
+    """The sizes of the batches the consumer handles from now on (each still handled)."""
+    batches: list[int] = []
+    handle_batch = consumer.handle_batch
+
+    async def recorded(batch):
+        batches.append(len(batch))
+        await handle_batch(batch)
+
+    monkeypatch.setattr(consumer, "handle_batch", recorded)
+    return batches
+
+
 async def _all_claimed(app, sent) -> bool:
     return all([await inbox_count(app, e.id) == 1 for e in sent])
 
@@ -298,14 +304,7 @@ async def test_a_lingering_batch_stops_waiting_once_nothing_more_can_come(app, m
     every delivery the prefetch window allows has arrived (the broker sends no more before
     acks), not when the linger runs out."""
     consumer = app.state.consumer
-    batches: list[int] = []
-    handle_batch = consumer.handle_batch
-
-    async def recorded(batch):
-        batches.append(len(batch))
-        await handle_batch(batch)
-
-    monkeypatch.setattr(consumer, "handle_batch", recorded)
+    batches = _batch_sizes(consumer, monkeypatch)
     monkeypatch.setattr(consumer, "linger", 30.0)
     if limit == "batch":
         monkeypatch.setattr(consumer, "batch_size", 4)
