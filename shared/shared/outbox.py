@@ -319,6 +319,11 @@ class Relay:
             "synchronous_commit": "off",
             **(server_settings or {}),
         }
+        # What _publish reads of a row, for a batch or for rows handed over.
+        self._rows = (
+            "SELECT position, id, type, payload::text AS payload, headers::text AS headers "
+            f"FROM {schema}.outbox"
+        )
         self._wake = asyncio.Event()
         self._drain_due = True  # a NOTIFY came, or the poll interval passed
         self._handed: list[int] = []  # positions handed over, not yet published
@@ -412,8 +417,7 @@ class Relay:
         async with conn.transaction():
             rows = await conn.fetch(
                 f"""
-                SELECT position, id, type, payload::text AS payload, headers::text AS headers
-                FROM {self.schema}.outbox
+                {self._rows}
                 WHERE published_at IS NULL AND (relay_after IS NULL OR relay_after < now())
                 ORDER BY position
                 LIMIT $1
@@ -433,8 +437,7 @@ class Relay:
         for start in range(0, len(positions), self.batch_size):
             rows = await conn.fetch(
                 f"""
-                SELECT position, id, type, payload::text AS payload, headers::text AS headers
-                FROM {self.schema}.outbox
+                {self._rows}
                 WHERE position = ANY($1::bigint[]) AND published_at IS NULL
                 ORDER BY position
                 """,
