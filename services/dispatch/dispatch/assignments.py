@@ -358,7 +358,9 @@ async def _take_and_assign(
     ranked = decision.ranked
     if not ranked:
         return None
-    conn = await sql.driver(session)
+    # Planned once: its estimate varies with the length of ``ranked``, which kept PostgreSQL
+    # planning it for every decision (see shared.db.generic_plans); its plan does not.
+    conn = await sql.generic_plans(session)
     previous_engineer_id = released.engineer_id if released else None
     reason = decision.stored_reason()
     notes = reason.pop("notes")

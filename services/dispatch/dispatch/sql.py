@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncpg
 
-from shared.db import Record, driver, dumps
+from shared.db import Record, driver, dumps, generic_plans
 
-__all__ = ["JSON_COLUMNS", "Rec", "driver", "dumps", "rec"]
+__all__ = ["JSON_COLUMNS", "Rec", "driver", "dumps", "generic_plans", "rec"]
 
 JSON_COLUMNS = frozenset({"field_seqs", "reason"})
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from dispatch import assignments, sql
+from dispatch.handlers import on_ticket_created
 from shared import events
 from shared.db import transaction
 from shared.ids import new_id
@@ -140,6 +141,26 @@ async def test_an_engineer_being_assigned_elsewhere_is_passed_over_and_the_reaso
     else:
         assert len(reason["notes"]) == 2 and reason["notes"][0].startswith("waived: ")
         assert reason["notes"][1] == skipped
+
+
+async def test_the_capacity_statement_is_planned_once_not_for_every_decision(app, client, auth):
+    """Its estimate varies with the number of ranked engineers, and PostgreSQL's heuristic then
+    kept planning it again for every execution (a quarter of the database's CPU per
+    decision); routing runs it on a generic plan from the first execution."""
+    region = unique("CN")
+    branch = await new_branch(client, auth, regions=[region])
+    for _ in range(3):
+        await new_engineer(client, auth, branch, max_open=10)
+    async with app.state.sessionmaker() as session:
+        for _ in range(6):  # PostgreSQL plans the first five executions for their values anyway
+            await on_ticket_created(session, ticket_created(region=region))
+        plans = await (await sql.driver(session)).fetchrow(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+            assignments._TAKE_ASSIGN,
+        )
+        await session.commit()
+    assert plans is not None
+    assert plans["custom_plans"] == 0 and plans["generic_plans"] >= 6, dict(plans)
 
 
 async def test_nobody_available_queues_the_ticket_then_a_new_shift_takes_it(app, client, auth):

@@ -18,6 +18,7 @@ from shared.db import (
     Record,
     autocommit,
     driver,
+    generic_plans,
     is_transient,
     on_commit,
     transaction,
@@ -227,6 +228,30 @@ async def test_driver_statements_in_a_savepoint_roll_back_with_it(app):
         assert await inbox.claim(session, after) is True
         await session.commit()
     assert [await inbox_count(app, e.id) for e in (before, kept, lost, after)] == [1, 1, 0, 1]
+
+
+async def test_generic_plans_hold_for_the_transaction_that_asked_only(app):
+    async def mode(conn: asyncpg.Connection) -> str:
+        return await conn.fetchval("SELECT current_setting('plan_cache_mode')")
+
+    async with app.state.sessionmaker() as session:
+        assert await mode(await driver(session)) == "auto"
+        conn = await generic_plans(session)
+        assert await mode(conn) == "force_generic_plan"
+        assert await generic_plans(session) is conn
+        await session.commit()
+        assert await mode(await driver(session)) == "auto"  # the next transaction
+        async with session.begin_nested():
+            assert await mode(await generic_plans(session)) == "force_generic_plan"
+            await session.rollback()  # the savepoint's, and its SET LOCAL with it
+        assert await mode(await driver(session)) == "auto"
+        assert await mode(await generic_plans(session)) == "force_generic_plan"
+        await session.rollback()
+
+    async with transaction(app.state.engine) as connected:
+        assert await mode(await generic_plans(connected)) == "force_generic_plan"
+    async with transaction(app.state.engine) as connected:
+        assert await mode(connected.conn) == "auto"
 
 
 async def test_on_commit_runs_after_the_outermost_commit_only(app):
