@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -79,6 +80,7 @@ def create_service_app(
                 tasks.append(
                     asyncio.create_task(_supervised(functools.partial(worker, app)), name=name)
                 )
+        _freeze_startup_objects()
         log.info("%s started (role %s)", settings.service, settings.role)
         try:
             yield
@@ -116,6 +118,17 @@ def create_service_app(
             app.include_router(router)
     _add_problem_schema(app)
     return app
+
+
+def _freeze_startup_objects() -> None:
+    """Moves what exists at startup (modules, the app, its routes: about 150,000 objects) out of
+    the cyclic collector's reach. A full collection walks every tracked object; with these it
+    stopped a process for 70 ms on an idle core and up to 300 ms on a busy one, all of a
+    service's worker processes about together, which made most of dispatch's p99 latency.
+    What exists at startup lives as long as the process, so nothing is lost by never
+    collecting it; the garbage of the imports is collected first."""
+    gc.collect()
+    gc.freeze()
 
 
 async def _supervised(run: Any) -> None:
