@@ -255,3 +255,40 @@ async def test_a_row_written_where_no_relay_runs_wakes_the_relays_with_a_notify(
             await wait_until(lambda: _published(tap, event.id), timeout=5)
         assert (await _outbox_row(app, event.id)).relay_after is None
         await wait_until(lambda: asyncio.sleep(0, notified))
+
+
+async def test_the_relay_finds_outbox_rows_by_index_even_in_a_small_outbox(app):
+    """A generic plan made while the outbox is small (a sequential scan) stays cached on the
+    relay's long-lived connection while the outbox grows: every statement the relay runs must
+    find its rows by an index whatever the table's size. A copy of the outbox with a few rows,
+    in the connection's temporary schema, is the small table."""
+    relay = outbox.Relay(dsn=app.state.settings.libpq_database_url(), schema="pg_temp", broker=None)
+    literals = {  # the parameters of each statement, as SQL
+        "batch": "200",
+        "handed": "'{1,2,3}'",
+        "mark": "'{1,2,3}'",
+        "failed": "1, 'broker gone'",
+        "observe": "",
+        "cleanup": "259200",
+    }
+    assert set(literals) == set(relay.statements)
+    conn = await asyncpg.connect(relay.dsn, server_settings=relay.server_settings)
+    try:
+        await conn.execute(
+            f"CREATE TEMPORARY TABLE outbox (LIKE {app.state.settings.db_schema}.outbox "
+            "INCLUDING ALL)"
+        )
+        await conn.execute(
+            "INSERT INTO outbox (id, type, subject, seq, payload, published_at) "
+            "SELECT gen_random_uuid(), 'ticket.created', gen_random_uuid(), 1, '{}', now() "
+            "FROM generate_series(1, 20)"
+        )
+        await conn.execute("ANALYZE outbox")  # a few rows on one page, as statistics say
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        for name, sql in relay.statements.items():
+            await conn.execute(f"PREPARE {name} AS {sql}")
+            call = f"EXECUTE {name}({literals[name]})" if literals[name] else f"EXECUTE {name}"
+            plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {call}"))
+            assert "Seq Scan" not in plan and "Index" in plan, (name, plan)
+    finally:
+        await conn.close()
