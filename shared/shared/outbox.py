@@ -429,9 +429,10 @@ class Relay:
         off them). A position not found was rolled back (a savepoint's) or published already."""
         published = 0
         for start in range(0, len(positions), self.batch_size):
-            rows = await conn.fetch(
+            found = await conn.fetch(
                 self.statements["handed"], positions[start : start + self.batch_size]
             )
+            rows = [row for row in found if row["pending"]]
             if rows:
                 published += await self._publish(conn, rows)
         return published
@@ -493,21 +494,23 @@ class Relay:
 
 def _statements(schema: str) -> dict[str, str]:
     """The relay's statements on ``schema``'s outbox, by name."""
-    rows = (  # what _publish reads of a row, for a batch or for rows handed over
-        "SELECT position, id, type, payload::text AS payload, headers::text AS headers "
-        f"FROM {schema}.outbox"
-    )
+    # What _publish reads of a row, for a batch or for rows handed over.
+    columns = "position, id, type, payload::text AS payload, headers::text AS headers"
     return {
         "batch": f"""
-            {rows}
+            SELECT {columns} FROM {schema}.outbox
             WHERE published_at IS NULL AND (relay_after IS NULL OR relay_after < now())
             ORDER BY position
             LIMIT $1
             FOR UPDATE SKIP LOCKED
         """,
+        # By position alone, so the rows are found by probing the primary key. With
+        # "AND published_at IS NULL" the planner, trusting statistics that say few rows are
+        # unpublished, took the published_at index for it, whose NULL entries still include
+        # every row published since the last vacuum: 2 ms a read under load.
         "handed": f"""
-            {rows}
-            WHERE position = ANY($1::bigint[]) AND published_at IS NULL
+            SELECT {columns}, published_at IS NULL AS pending FROM {schema}.outbox
+            WHERE position = ANY($1::bigint[])
             ORDER BY position
         """,
         "mark": (
