@@ -426,7 +426,8 @@ class Relay:
     async def publish_handed(self, conn: asyncpg.Connection, positions: list[int]) -> int:
         """Publishes rows handed over by this process's transactions, by position, each read
         and each mark a statement of its own (no transaction: their leases keep other relays
-        off them). A position not found was rolled back (a savepoint's) or published already."""
+        off them). A position not found was rolled back (a savepoint's); a row published
+        already is read and skipped."""
         published = 0
         for start in range(0, len(positions), self.batch_size):
             found = await conn.fetch(
