@@ -162,9 +162,17 @@ def _customer(settings: Settings, call: Any, after: cti.CallState) -> tuple[str 
 
 async def _record_plain(conn: Any, settings: Settings, ev: cti.CtiEvent) -> Any:
     """The call after ``ev`` when the event changes only the call's row (written without a
-    transaction), else None: the event needs _record_locked."""
+    transaction), else None: the event needs _record_locked.
+
+    A ``newCall`` nearly always begins a call not yet known: it is inserted without reading
+    first, one round trip, and read and merged like any other event only when the call was
+    there already (a repeat, or an event that overtook it)."""
+    unread = ev.event == "newCall"
     for _ in range(_PLAIN_ATTEMPTS):
-        found = await conn.fetchrow(_BY_CALL_ID, ev.call_id)
+        if unread:
+            found, unread = None, False
+        else:
+            found = await conn.fetchrow(_BY_CALL_ID, ev.call_id)
         call = sql.Row.of(found) if found is not None else None
         before = _state_of(call) if call is not None else cti.CallState()
         after = cti.merge(before, ev)

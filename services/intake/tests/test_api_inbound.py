@@ -11,7 +11,11 @@ import uuid
 
 import pytest
 
+from intake import calls
+from intake.cti import parse as parse_cti
+from shared import db
 from shared.auth import sign_webhook
+from shared.db import utcnow
 from tests import corpus
 from tests.factories import admin_headers, new_contact, new_organization, unique
 
@@ -419,6 +423,35 @@ async def test_concurrent_events_of_a_call_merge_into_one_correct_call(client, g
         assert (row["state"], row["missed"], row["ticket_id"]) == ("ended", False, None)
         assert row["users"] == ["eng-1", "eng-2"] and row["answering_number"] == "801"
         assert row["direction"] == "in" and row["customer_number"] == f"+86{caller}"
+
+
+class Counting:
+    """A real connection that notes each statement sent through it."""
+
+    def __init__(self, conn) -> None:
+        self.conn, self.sent = conn, []
+
+    async def fetchrow(self, query: str, *args):
+        self.sent.append(query)
+        return await self.conn.fetchrow(query, *args)
+
+
+async def test_a_new_call_is_written_in_one_round_trip_and_a_repeat_still_merges(app, session):
+    """A newCall is inserted without a read first; one for a call already there (a repeat, or
+    one overtaken by the call's answer) is read and merged into the one call."""
+    call_id, caller = unique("one-rt-"), number()
+    fields = {"event": "newCall", "callId": call_id, "direction": "in", "from": caller,
+              "to": "400"}  # fmt: skip
+    async with db.autocommit(session) as conn:
+        first, repeat = Counting(conn), Counting(conn)
+        created = await calls._record_plain(first, app.state.settings, parse_cti(fields, utcnow()))
+        merged = await calls._record_plain(repeat, app.state.settings, parse_cti(fields, utcnow()))
+        rows = await conn.fetch("SELECT id FROM call WHERE call_id = $1", call_id)
+
+    assert first.sent == [calls._INSERT]
+    assert repeat.sent == [calls._INSERT, calls._BY_CALL_ID, calls._UPDATE]
+    assert [r["id"] for r in rows] == [created.id] == [merged.id]
+    assert (merged.version, len(merged.events)) == (created.version + 1, 2)
 
 
 async def test_concurrent_hangups_of_a_missed_call_open_one_callback_ticket(client, gw):
