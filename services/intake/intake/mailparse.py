@@ -34,7 +34,6 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_to_datetime
-from html.parser import HTMLParser
 
 import nh3
 
@@ -470,58 +469,47 @@ SAFE_ATTRIBUTES = {
 }
 
 
+_CLEANER = nh3.Cleaner(
+    tags=SAFE_TAGS,
+    clean_content_tags={"script", "style", "title"},
+    attributes=SAFE_ATTRIBUTES,
+    url_schemes={"http", "https", "mailto", "cid", "tel"},
+    link_rel="noopener noreferrer nofollow",
+    strip_comments=True,
+)
+
+
 def sanitise_html(markup: str) -> str:
-    """Scripts, styles, event handlers, forms and remote-content tricks removed (nh3);
-    ``cid:`` image sources kept so inline images still resolve."""
-    return nh3.clean(
-        markup,
-        tags=SAFE_TAGS,
-        attributes=SAFE_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto", "cid", "tel"},
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-    )
+    """Scripts, styles, titles, event handlers, forms and remote-content tricks removed (nh3);
+    ``cid:`` image sources kept so inline images still resolve. The output is serialised
+    HTML: every ``<`` and ``>`` in it belongs to a tag (text and attribute values have them
+    escaped), which :func:`clean_html_text` relies on."""
+    return _CLEANER.clean(markup)
 
 
-class _Text(HTMLParser):
-    BLOCK = frozenset(
-        {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote"}
-    )
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skip = 0
-
-    def handle_starttag(self, tag: str, attrs) -> None:
-        if tag in ("script", "style", "head", "title"):
-            self.skip += 1
-        elif tag in self.BLOCK:
-            self.parts.append("\n")
-        elif tag == "td":
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head", "title"):
-            self.skip = max(0, self.skip - 1)
-        elif tag in self.BLOCK and tag != "br":
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.parts.append(WHITESPACE.sub(" ", data))
+# A tag of sanitised HTML: (slash, name); its attribute values hold no ">".
+_CLEAN_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)[^>]*>")
+_BLOCK = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote"})
+_LINE = frozenset({"br", "tr", "li"})
 
 
-def html_to_text(markup: str) -> str:
-    parser = _Text()
-    try:
-        parser.feed(markup)
-        parser.close()
-    except Exception:  # HTMLParser is lenient; this guards the unforeseen
-        return html.unescape(re.sub(r"<[^>]*>", " ", markup)).strip()
-    lines = [line.strip() for line in "".join(parser.parts).splitlines()]
-    text = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+def clean_html_text(clean: str) -> str:
+    """The text of sanitised HTML (:func:`sanitise_html`'s output): a line break at each block
+    element's start and end, and at the start of each line break, table row and list item
+    (one per line), a space before each table cell, runs of white space as one space,
+    character references resolved."""
+    pieces = _CLEAN_TAG.split(clean)
+    parts = [WHITESPACE.sub(" ", html.unescape(pieces[0]))]
+    for i in range(1, len(pieces), 3):
+        closing, name, data = pieces[i], pieces[i + 1].lower(), pieces[i + 2]
+        if name in _BLOCK or (name in _LINE and not closing):
+            parts.append("\n")
+        elif name == "td" and not closing:
+            parts.append(" ")
+        if data:
+            parts.append(WHITESPACE.sub(" ", html.unescape(data)))
+    lines = [line.strip() for line in "".join(parts).splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 # The MIME walk ---------------------------------------------------------------------------
@@ -764,7 +752,7 @@ def _walk(msg: Message, mail: InboundMail, hints: tuple[str, ...]) -> None:
     if htmls:
         mail.html = sanitise_html(htmls[0])
         if not text.strip():
-            text = html_to_text(htmls[0])
+            text = clean_html_text(mail.html)
     mail.text = text.replace("\r\n", "\n").strip()
     if report:
         mail.defects.append("report")
@@ -938,7 +926,7 @@ def from_fields(
     if html_body:
         mail.html = sanitise_html(html_body)
         if not mail.text:
-            mail.text = html_to_text(html_body)
+            mail.text = clean_html_text(mail.html)
     taken: set[str] = set()
     mail.attachments = [
         Attachment(_unique(a.filename or TYPE_NAMES.get(a.content_type, "file"), taken),

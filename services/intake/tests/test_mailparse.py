@@ -106,6 +106,19 @@ def test_html_only_mail_is_sanitised_and_gets_a_text_body():
     assert mail.text == "Hi there"
 
 
+def test_the_text_of_html_has_its_blocks_rows_and_items_on_lines_of_their_own():
+    markup = (
+        "<html><head><title>Newsletter</title><style>p { color: red }</style></head><body>"
+        "<h1>Fault</h1><p>Disk &amp; fan<br>failed&nbsp;again</p>"
+        "<table><tr><td>Model<td>X1<tr><td>Site<td>Room   4</table>"
+        "<ul><li>one<li>two</ul><script>document.write('no')</script></body></html>"
+    )
+
+    text = mailparse.clean_html_text(mailparse.sanitise_html(markup))
+
+    assert text == "Fault\n\nDisk & fan\nfailed again\n\nModel X1\nSite Room 4\n\none\ntwo"
+
+
 def test_an_empty_body_is_unreadable():
     with pytest.raises(mailparse.Unreadable):
         mailparse.parse(b"  \r\n")
