@@ -466,7 +466,9 @@ class Probe:
                         assert self.amqp is not None
                         self.channel = await self.amqp.channel()
                     name = self.queue_prefix + c.name
-                    queue = await self.channel.declare_queue(name, passive=True)
+                    # robust=False: a robust channel answers a passive declare of a queue it
+                    # declared before with that queue's first answer, a stale message count.
+                    queue = await self.channel.declare_queue(name, passive=True, robust=False)
                     depths[c.name] = queue.declaration_result.message_count or 0
                 return depths
             except Exception:
