@@ -78,6 +78,36 @@ async def test_oversize_body_is_413_problem(gateway, token, organization):
     assert response.json()["status"] == 413
 
 
+async def test_a_mail_of_a_megabyte_is_passed_on_from_memory(gateway, token, stack):
+    """Mail gateways post mails with their attachments whole: such a body stays in nginx's
+    memory on its way to intake instead of going through a temporary file."""
+    attachment = "QUJD" * 250_000  # 1 MB of base64
+    raw = (
+        f"From: Big Sender <big-{new_id().hex}@customer.example.cn>\r\n"
+        f"Message-ID: <{new_id().hex}@customer.example.cn>\r\nSubject: logs attached\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        "Content-Type: text/plain\r\n\r\nThe logs.\r\n--b\r\n"
+        'Content-Type: application/octet-stream; name="logs.bin"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+        + "\r\n".join(attachment[i : i + 76] for i in range(0, len(attachment), 76))
+        + "\r\n--b--\r\n"
+    ).encode()
+    log = stack["var"] / "log" / "gateway.log"
+    before = log.read_text() if log.exists() else ""
+
+    response = await gateway.post(
+        "/v1/inbound/email",
+        content=raw,
+        headers={"Authorization": f"Bearer {token('integration')}",
+                 "Content-Type": "message/rfc822"},
+    )  # fmt: skip
+
+    assert response.status_code == 201, response.text
+    assert response.json()["attachments"][0]["size"] == 750_000
+    written = (log.read_text() if log.exists() else "")[len(before) :]
+    assert "buffered to a temporary file" not in written
+
+
 async def test_every_response_has_a_request_id_and_keeps_the_clients(gateway):
     mine = await gateway.get("/v1/tickets/" + str(new_id()), headers={"X-Request-ID": "trace-77"})
     made = await gateway.get("/v1/tickets/" + str(new_id()))
