@@ -80,7 +80,7 @@ def create_service_app(
                 tasks.append(
                     asyncio.create_task(_supervised(functools.partial(worker, app)), name=name)
                 )
-        _freeze_startup_objects()
+        _tune_cyclic_collector()
         log.info("%s started (role %s)", settings.service, settings.role)
         try:
             yield
@@ -120,11 +120,11 @@ def create_service_app(
     return app
 
 
-# The cyclic collector's thresholds (see _freeze_startup_objects).
+# The cyclic collector's thresholds (see _tune_cyclic_collector).
 GC_THRESHOLDS = (10_000, 10, 10)
 
 
-def _freeze_startup_objects() -> None:
+def _tune_cyclic_collector() -> None:
     """Moves what exists at startup (modules, the app, its routes: about 150,000 objects) out of
     the cyclic collector's reach. A full collection walks every tracked object; with these it
     stopped a process for 70 ms on an idle core and up to 300 ms on a busy one, all of a

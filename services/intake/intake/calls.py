@@ -167,11 +167,9 @@ async def _record_plain(conn: Any, settings: Settings, ev: cti.CtiEvent) -> Any:
     A ``newCall`` nearly always begins a call not yet known: it is inserted without reading
     first, one round trip, and read and merged like any other event only when the call was
     there already (a repeat, or an event that overtook it)."""
-    unread = ev.event == "newCall"
-    for _ in range(_PLAIN_ATTEMPTS):
-        if unread:
-            found, unread = None, False
-        else:
+    for attempt in range(_PLAIN_ATTEMPTS):
+        found = None
+        if attempt or ev.event != "newCall":
             found = await conn.fetchrow(_BY_CALL_ID, ev.call_id)
         call = sql.Row.of(found) if found is not None else None
         before = _state_of(call) if call is not None else cti.CallState()
