@@ -20,6 +20,7 @@ from shared.db import (
     driver,
     generic_plans,
     is_transient,
+    make_engine,
     on_commit,
     transaction,
 )
@@ -161,6 +162,29 @@ async def test_pool_without_pre_ping_recovers_after_the_server_drops_its_connect
     async with app.state.sessionmaker() as session:
         assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
     assert engine.pool.checkedout() == 0
+
+
+async def test_the_pool_keeps_the_connections_a_burst_opened(settings):
+    """Under as many concurrent transactions as the pool allows, the connections opened stay
+    open for the next burst: none is closed on return only to be opened again."""
+    engine = make_engine(settings)
+    burst = settings.db_pool_size + settings.db_max_overflow
+    held = asyncio.Barrier(burst)
+
+    async def backend() -> int:
+        async with engine.connect() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            await held.wait()  # every connection is out of the pool at once
+            return pid
+
+    try:
+        first = set(await asyncio.gather(*(backend() for _ in range(burst))))
+        held.reset()
+        second = set(await asyncio.gather(*(backend() for _ in range(burst))))
+    finally:
+        await engine.dispose()
+    assert len(first) == burst >= 12
+    assert second == first
 
 
 async def test_driver_is_remembered_for_one_transaction_only(app):
