@@ -153,11 +153,11 @@ async def refusals(session: AsyncSession, ticket_id: uuid.UUID) -> dict[uuid.UUI
             A.c.ticket_id == ticket_id, A.c.end_reason.in_(("declined", "handed_back"))
         )
     )
-    return {
-        r.engineer_id: f"{r.end_reason.replace('_', ' ')}"
-        + (f": {r.end_detail}" if r.end_detail else "")
-        for r in rows
-    }
+    return {r.engineer_id: _refusal(r.end_reason, r.end_detail) for r in rows}
+
+
+def _refusal(end_reason: str, end_detail: str | None) -> str:
+    return end_reason.replace("_", " ") + (f": {end_detail}" if end_detail else "")
 
 
 # ---- routing ------------------------------------------------------------------------------
@@ -203,11 +203,8 @@ async def route(
                 preloaded = None
                 continue
         preloaded = None
-        now = datetime.now(UTC)
-        candidates = [_candidate(snapshot, e, loads, now) for e in pool]
-        prev_candidate = _candidate(snapshot, previous, loads, now) if previous else None
-        decision = routing.choose_engineer(
-            ticket_facts, branches, candidates, previous_engineer=prev_candidate, exclude=exclude
+        decision = _decide(
+            snapshot, ticket_facts, branches, pool, previous, loads, exclude, datetime.now(UTC)
         )
         if decision.outcome == "queued":
             break
@@ -225,6 +222,82 @@ async def route(
         decision.notes.append("every eligible engineer filled up while deciding")
     await _queue(session, ticket, decision, trigger=trigger, cause=cause, released=released)
     return None
+
+
+def _decide(
+    snapshot: roster.Roster,
+    ticket_facts: routing.TicketFacts,
+    branches: list[routing.Branch],
+    pool: list[roster.EngineerInfo],
+    previous: roster.EngineerInfo | None,
+    loads: Loads,
+    exclude: dict[uuid.UUID, str],
+    now: datetime,
+) -> routing.Decision:
+    candidates = [_candidate(snapshot, e, loads, now) for e in pool]
+    prev_candidate = _candidate(snapshot, previous, loads, now) if previous else None
+    return routing.choose_engineer(
+        ticket_facts, branches, candidates, previous_engineer=prev_candidate, exclude=exclude
+    )
+
+
+# What routing needs of the assignments of many tickets at once: active primaries, the
+# primaries that ended released (the previous engineer) and the refusals.
+_HISTORIES = """
+    SELECT ticket_id, engineer_id, role, ended_at, end_reason, end_detail
+    FROM assignment
+    WHERE ticket_id = ANY($1::uuid[])
+      AND ((role = 'primary' AND (ended_at IS NULL OR end_reason = 'released'))
+           OR end_reason IN ('declined', 'handed_back'))
+"""
+
+
+async def left_waiting(session: AsyncSession, waiting: list[Rec]) -> set[uuid.UUID]:
+    """Of these queued tickets, the ones routing would leave waiting in the queue they are in,
+    as things stand: no engineer they may go to is on duty with room. A dry run with one
+    roster snapshot and the loads read once, so that a re-evaluation pass re-routes under the
+    ticket's lock only the tickets it might assign. Empty when the roster changed meanwhile."""
+    routable = [t for t in waiting if tickets.routable(t)]
+    if not routable:
+        return set()
+    conn = await sql.driver(session)
+    active: set[uuid.UUID] = set()
+    previous: dict[uuid.UUID, tuple[datetime, uuid.UUID]] = {}
+    refused: dict[uuid.UUID, dict[uuid.UUID, str]] = {}
+    for r in await conn.fetch(_HISTORIES, [t.id for t in routable]):
+        if r["end_reason"] in ("declined", "handed_back"):
+            refused.setdefault(r["ticket_id"], {})[r["engineer_id"]] = _refusal(
+                r["end_reason"], r["end_detail"]
+            )
+        elif r["ended_at"] is None:
+            active.add(r["ticket_id"])
+        elif r["ticket_id"] not in previous or r["ended_at"] > previous[r["ticket_id"]][0]:
+            previous[r["ticket_id"]] = (r["ended_at"], r["engineer_id"])
+    snapshot = await roster.current(session)
+    plans = []
+    ids: set[uuid.UUID] = set()
+    for t in routable:
+        if t.id in active:
+            continue  # an assignment the queue does not know of: _one puts that right
+        facts = tickets.facts(t)
+        branches, pool = snapshot.pool(tier=facts.tier, region=t.region)
+        before = snapshot.engineers.get(previous[t.id][1]) if t.id in previous else None
+        plans.append((t, facts, branches, pool, before))
+        ids.update(e.id for e in pool)
+        if before is not None:
+            ids.add(before.id)
+    version, loads = await loads_of(session, sorted(ids))
+    if version != snapshot.version:
+        return set()
+    now = datetime.now(UTC)
+    result = set()
+    for t, facts, branches, pool, before in plans:
+        exclude = dict(refused.get(t.id, {}))
+        decision = _decide(snapshot, facts, branches, pool, before, loads, exclude, now)
+        queue = decision.queue_branch.id if decision.queue_branch else None
+        if decision.outcome == "queued" and queue == t.queue_branch_id:
+            result.add(t.id)
+    return result
 
 
 # The engineers' loads, and the roster version that says whether the cached roster is current.

@@ -3,10 +3,11 @@ branch queues (issue 5: on shift start, on assignment close, and periodically).
 
 It wakes on ``NOTIFY aftercare_dispatch_requeue`` (an assignment ended, the roster changed),
 when the next shift or on-call slot starts, or after ``requeue_seconds`` at the latest. A pass
-takes the queued tickets most severe and longest waiting first; each is re-routed in its own
-transaction under the ticket's lock (``pg_try_advisory_xact_lock``: a ticket another worker or
-a handler holds is skipped, it is being dealt with). Any number of workers may run passes at
-once.
+takes the queued tickets most severe and longest waiting first. A dry run finds those nobody
+can take as things stand, which are only marked evaluated; each of the others is re-routed
+in its own transaction under the ticket's lock (``pg_try_advisory_xact_lock``: a ticket
+another worker or a handler holds is skipped, it is being dealt with). Any number of workers
+may run passes at once.
 """
 
 from __future__ import annotations
@@ -72,15 +73,25 @@ async def _until_next(sessionmaker: async_sessionmaker[AsyncSession], period: fl
 
 
 async def evaluate(sessionmaker: async_sessionmaker[AsyncSession], *, batch: int) -> int:
-    """One pass over the queued tickets; returns how many were assigned."""
+    """One pass over the queued tickets; returns how many were assigned.
+
+    A dry run over them all first (assignments.left_waiting: three statements) finds the ones
+    nobody can take as things stand; those are only marked evaluated, together. The others
+    are re-routed one by one under their locks, where the decision that counts is made."""
     async with sessionmaker() as session:
-        ids = await tickets.queued(session, limit=batch)
+        waiting = await tickets.queued(session, limit=batch)
+        settled = await assignments.left_waiting(session, waiting)
+        if settled:
+            await tickets.touch_many(session, sorted(settled))
+        await session.commit()
     assigned = 0
-    for ticket_id in ids:
+    for ticket in waiting:
+        if ticket.id in settled:
+            continue
         try:
-            assigned += await _one(sessionmaker, ticket_id)
+            assigned += await _one(sessionmaker, ticket.id)
         except Exception as exc:  # one bad ticket must not stop the pass
-            log.warning("re-evaluating ticket %s failed: %s", ticket_id, _short(exc))
+            log.warning("re-evaluating ticket %s failed: %s", ticket.id, _short(exc))
     return assigned
 
 

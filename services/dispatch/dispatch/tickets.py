@@ -344,12 +344,19 @@ async def touch(session: AsyncSession, ticket_id: uuid.UUID) -> None:
     await conn.execute("UPDATE ticket SET evaluated_at = now() WHERE id = $1", ticket_id)
 
 
-async def queued(session: AsyncSession, *, limit: int) -> list[uuid.UUID]:
+async def touch_many(session: AsyncSession, ticket_ids: list[uuid.UUID]) -> None:
+    conn = await sql.driver(session)
+    await conn.execute(
+        "UPDATE ticket SET evaluated_at = now() WHERE id = ANY($1::uuid[])", ticket_ids
+    )
+
+
+async def queued(session: AsyncSession, *, limit: int) -> list[Rec]:
     """Queued tickets, most severe first, then longest waiting."""
     conn = await sql.driver(session)
     rows = await conn.fetch(
-        "SELECT id FROM ticket WHERE queued_at IS NOT NULL "
+        "SELECT * FROM ticket WHERE queued_at IS NOT NULL "
         "ORDER BY severity, queued_at, id LIMIT $1",
         limit,
     )
-    return [r["id"] for r in rows]
+    return [Rec.of(r) for r in rows]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from dispatch import assignments, sql
+from dispatch import assignments, requeue, sql
 from dispatch.handlers import on_ticket_created
 from shared import events
 from shared.db import transaction
@@ -515,6 +515,84 @@ async def test_a_freed_place_goes_to_the_ticket_waiting_in_the_queue(app, client
     assert taken[0]["decision"] is None  # list view; the detail shows the decision
     detail = (await client.get(f"/v1/assignments/{taken[0]['id']}", headers=auth())).json()
     assert detail["decision"]["trigger"] == "requeue"
+
+
+async def _evaluated_at(app, ticket_id):
+    async with app.state.sessionmaker() as session:
+        return (
+            await session.execute(
+                text("SELECT evaluated_at, queued_at FROM ticket WHERE id = :id"), {"id": ticket_id}
+            )
+        ).one()
+
+
+async def test_a_queue_pass_re_routes_under_lock_only_the_tickets_someone_can_take(
+    app, client, auth, monkeypatch
+):
+    nobody = unique("CN")
+    await new_branch(client, auth, regions=[nobody])
+    region = unique("CN")
+    branch = await new_branch(client, auth, regions=[region])
+    engineer = await new_engineer(client, auth, branch, max_open=1)
+    stuck, first, waiting = (ticket_created(region=r) for r in (nobody, region, region))
+    await deliver(app, stuck, first, waiting)
+    assert await assignments_of(client, auth, waiting.subject) == []
+    before = await _evaluated_at(app, stuck.subject)
+    locked = []
+    one = requeue._one
+
+    async def recording(sessionmaker, ticket_id):
+        locked.append(ticket_id)
+        return await one(sessionmaker, ticket_id)
+
+    monkeypatch.setattr(requeue, "_one", recording)  # the worker's passes too
+    room = await client.patch(
+        f"/v1/engineers/{engineer['id']}",
+        json={"max_open": 2},
+        headers={**auth(**MANAGER), "If-Match": f'"{engineer["version"]}"'},
+    )
+    assert room.status_code == 200
+    await requeue.evaluate(app.state.sessionmaker, batch=100_000)
+
+    taken = await wait_until(lambda: assignments_of(client, auth, waiting.subject), timeout=20)
+    assert taken[0]["engineer_id"] == engineer["id"]
+    assert waiting.subject in locked
+    # Nobody covers the other ticket's region: it was looked at, not locked and re-routed.
+    assert stuck.subject not in locked
+    after = await _evaluated_at(app, stuck.subject)
+    assert after.queued_at == before.queued_at is not None
+    assert after.evaluated_at > before.evaluated_at
+
+
+async def test_a_queue_pass_gives_a_reopened_ticket_back_to_its_engineer_of_another_branch(
+    app, client, auth
+):
+    """The dry run of a queue pass weighs the previous engineer too, outside the pool."""
+    region, elsewhere = unique("CN"), unique("CN")
+    branch = await new_branch(client, auth, regions=[region])
+    other_branch = await new_branch(client, auth, regions=[elsewhere])
+    engineer = await new_engineer(client, auth, branch, max_open=1)
+    event = ticket_created(region=region)
+    await deliver(app, event)
+    assert (await only_active(client, auth, event.subject))["engineer_id"] == engineer["id"]
+    await deliver(app, status_event(events.TicketResolved, event.subject, seq=3))
+    moved = await client.patch(
+        f"/v1/engineers/{engineer['id']}",
+        json={"branch_id": other_branch["id"]},
+        headers={**auth(**MANAGER), "If-Match": f'"{engineer["version"]}"'},
+    )
+    assert moved.status_code == 200, moved.text
+    busy = ticket_created(region=elsewhere)
+    await deliver(app, busy)  # the engineer is full now
+    await deliver(app, status_event(events.TicketReopened, event.subject, seq=5))
+    assert await assignments_of(client, auth, event.subject, active="true") == []
+
+    await deliver(app, status_event(events.TicketResolved, busy.subject, seq=3))
+
+    back = await wait_until(
+        lambda: assignments_of(client, auth, event.subject, active="true"), timeout=20
+    )
+    assert (back[0]["engineer_id"], back[0]["rule"]) == (engineer["id"], "previous_engineer")
 
 
 async def test_a_transaction_holding_an_engineer_row_never_waits_for_another(app, client, auth):
