@@ -257,6 +257,11 @@ class CpuMeter:
         for pid, (component, used) in b[1].items():
             before = a[1].get(pid)
             ticks[component] += used - (before[1] if before else 0)  # new process: all of it
+        for pid, (component, used) in a[1].items():
+            if pid not in b[1] and component == "postgres":
+                # A backend that ended meanwhile: the postmaster's reaped-children time now
+                # holds its whole life, of which this much was counted before the window.
+                ticks[component] -= used
         out = {k: round(100 * v / CLK_TCK / wall, 1) for k, v in sorted(ticks.items())}
         out["machine_busy"] = round(100 * (b[2] - a[2]) / CLK_TCK / wall, 1)
         out["other"] = round(
