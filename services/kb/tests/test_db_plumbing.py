@@ -7,12 +7,13 @@ database of its own.
 
 import asyncio
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import asyncpg
 import pytest
 from sqlalchemy import text
 
-from shared import events, inbox
+from shared import deps, events, inbox
 from shared.db import (
     Connected,
     Record,
@@ -185,6 +186,32 @@ async def test_the_pool_keeps_the_connections_a_burst_opened(settings):
         await engine.dispose()
     assert len(first) == burst >= 12
     assert second == first
+
+
+async def test_a_request_session_rolls_back_and_returns_what_the_route_left_open(app):
+    """The request's session dependency: a route that raised (or forgot to commit) mid-
+    transaction leaves nothing behind; one that committed or never used its session, too."""
+    request = SimpleNamespace(app=app)
+    engine = app.state.engine
+    left_open, committed = ticket_created(), ticket_created()
+
+    dependency = deps._session(request)
+    session = await anext(dependency)
+    await inbox.claim(session, left_open)
+    assert engine.pool.checkedout() == 1
+    await dependency.aclose()  # the route raised: FastAPI closes the generator
+
+    for use in ("commit", None):
+        dependency = deps._session(request)
+        session = await anext(dependency)
+        if use == "commit":
+            await inbox.claim(session, committed)
+            await session.commit()
+        with pytest.raises(StopAsyncIteration):
+            await anext(dependency)
+
+    assert engine.pool.checkedout() == 0
+    assert (await inbox_count(app, left_open.id), await inbox_count(app, committed.id)) == (0, 1)
 
 
 async def test_driver_is_remembered_for_one_transaction_only(app):
