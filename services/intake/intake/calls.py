@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
@@ -50,8 +51,9 @@ def _when(at: datetime) -> str:
 # Most events change the call's own row and nothing else: the first event of a new call, and
 # an answer or a hangup that opens no callback ticket. Those run without a transaction
 # (shared.db.autocommit): a new call is one INSERT, with the caller's contact looked up inside
-# it; a known call is read, merged and written back by one UPDATE that holds only if the row
-# is still the version read (else read again). An event that opens a callback ticket or adds
+# it; a known call is read (or taken as this process last wrote it), merged and written back
+# by one UPDATE that holds only if the row is still that version (else read again). An event
+# that opens a callback ticket or adds
 # to one runs in the session's transaction with the call's row locked (_record_locked).
 
 _BY_CALL_ID = "SELECT * FROM call WHERE call_id = $1"
@@ -84,6 +86,13 @@ WHERE call.id = $2 AND call.version = $3
 RETURNING *
 """
 _PLAIN_ATTEMPTS = 5
+# The calls this process wrote last, as written, by PBX callId. A call's next event (its
+# answer, its hangup) comes to the same process nearly always and is merged into the row as
+# written here, without reading it first: the UPDATE holds only if the row is still that
+# version, and when another process or a locked event wrote it meanwhile, the row is read and
+# merged again. An ended call is let go.
+_RECENT: OrderedDict[str, Any] = OrderedDict()
+RECENT_CALLS = 4096
 # A no-op update on conflict locks the existing row and returns it, as INSERT ... DO NOTHING
 # followed by SELECT ... FOR UPDATE would.
 _UPSERT = """
@@ -166,12 +175,13 @@ async def _record_plain(conn: Any, settings: Settings, ev: cti.CtiEvent) -> Any:
 
     A ``newCall`` nearly always begins a call not yet known: it is inserted without reading
     first, one round trip, and read and merged like any other event only when the call was
-    there already (a repeat, or an event that overtook it)."""
+    there already (a repeat, or an event that overtook it). A later event of a call this
+    process wrote is merged into the row as written (_RECENT), also one round trip."""
     for attempt in range(_PLAIN_ATTEMPTS):
-        found = None
-        if attempt or ev.event != "newCall":
+        call = _RECENT.pop(ev.call_id, None) if attempt == 0 else None
+        if call is None and (attempt or ev.event != "newCall"):
             found = await conn.fetchrow(_BY_CALL_ID, ev.call_id)
-        call = sql.Row.of(found) if found is not None else None
+            call = sql.Row.of(found) if found is not None else None
         before = _state_of(call) if call is not None else cti.CallState()
         after = cti.merge(before, ev)
         if _opens_or_touches_ticket(call, before, after):
@@ -184,7 +194,12 @@ async def _record_plain(conn: Any, settings: Settings, ev: cti.CtiEvent) -> Any:
         else:
             row = await conn.fetchrow(_UPDATE, e164, call.id, call.version, *values)
         if row is not None:
-            return sql.Row.of(row)
+            written = sql.Row.of(row)
+            if written.state != "ended":
+                _RECENT[ev.call_id] = written
+                if len(_RECENT) > RECENT_CALLS:
+                    _RECENT.popitem(last=False)
+            return written
         # Another event of this call wrote it first: merge into what it wrote.
     return None
 
@@ -194,6 +209,7 @@ async def _record_locked(
 ) -> tuple[Any, Any]:
     """Merges ``ev`` into its call with the call's row locked, in the session's transaction,
     opening or adding to a callback ticket where the event calls for it; (call, contact)."""
+    _RECENT.pop(ev.call_id, None)  # written here now: the version kept would be stale
     call = await sql.fetchrow(session, _UPSERT, new_id(), ev.call_id, ev.at, ev.direction)
     assert call is not None
     before = _state_of(call)

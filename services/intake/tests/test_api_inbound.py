@@ -453,6 +453,7 @@ async def test_a_new_call_is_written_in_one_round_trip_and_a_repeat_still_merges
     async with db.autocommit(session) as conn:
         first, repeat = Counting(conn), Counting(conn)
         created = await calls._record_plain(first, app.state.settings, parse_cti(fields, utcnow()))
+        calls._RECENT.clear()  # as if another process had written the call
         merged = await calls._record_plain(repeat, app.state.settings, parse_cti(fields, utcnow()))
         rows = await conn.fetch("SELECT id FROM call WHERE call_id = $1", call_id)
 
@@ -460,6 +461,30 @@ async def test_a_new_call_is_written_in_one_round_trip_and_a_repeat_still_merges
     assert repeat.sent == [calls._INSERT, calls._BY_CALL_ID, calls._UPDATE]
     assert [r["id"] for r in rows] == [created.id] == [merged.id]
     assert (merged.version, len(merged.events)) == (created.version + 1, 2)
+
+
+async def test_the_next_event_of_a_call_written_here_is_merged_without_reading_it(app, session):
+    """An answer to a call this process wrote is one UPDATE; when the row moved meanwhile (a
+    write elsewhere), that UPDATE misses, the row is read and both changes are kept."""
+    call_id, settings = unique("next-"), app.state.settings
+    events = [
+        {"event": "newCall", "callId": call_id, "direction": "in", "from": number(), "to": "400"},
+        {"event": "answer", "callId": call_id, "user": "eng-1", "answeringNumber": "801"},
+        {"event": "answer", "callId": call_id, "user": "eng-2"},
+    ]
+    async with db.autocommit(session) as conn:
+        await calls._record_plain(conn, settings, parse_cti(events[0], utcnow()))
+        answer, late = Counting(conn), Counting(conn)
+        answered = await calls._record_plain(answer, settings, parse_cti(events[1], utcnow()))
+        await conn.execute(  # another process writes the call
+            "UPDATE call SET queue = 'hotline', version = version + 1 WHERE call_id = $1", call_id
+        )
+        final = await calls._record_plain(late, settings, parse_cti(events[2], utcnow()))
+
+    assert answer.sent == [calls._UPDATE]
+    assert answered.users == ["eng-1"] and answered.answering_number == "801"
+    assert late.sent == [calls._UPDATE, calls._BY_CALL_ID, calls._UPDATE]
+    assert (final.queue, final.users, final.version) == ("hotline", ["eng-1", "eng-2"], 4)
 
 
 async def test_concurrent_hangups_of_a_missed_call_open_one_callback_ticket(client, gw):
