@@ -105,14 +105,21 @@ def command(cfg: Config, name: str) -> list[str]:
     return [str(VENV / "uvicorn"), app, "--port", str(cfg.port(name)), *UVICORN_FLAGS]
 
 
+def service_env(cfg: Config, environ: dict[str, str]) -> dict[str, str]:
+    """The environment of the stack's processes: the caller's, with the files the services
+    store kept with the rest of the stack's state (``<var>/attachments``) unless it says where."""
+    env = {**environ, "PYTHONUNBUFFERED": "1"}
+    env.setdefault("AFTERCARE_ATTACHMENTS_DIR", str(cfg.var / "attachments"))
+    return env
+
+
 def spawn(cfg: Config, name: str, out: object) -> subprocess.Popen:
     # Own session = own process group: stop signals the whole group, and a terminal's
     # Ctrl-C reaches only `up`, which then stops the children in order.
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         command(cfg, name),
         cwd=ROOT,
-        env=env,
+        env=service_env(cfg, dict(os.environ)),
         stdin=subprocess.DEVNULL,
         stdout=out,
         stderr=subprocess.STDOUT,

@@ -7,19 +7,22 @@ Used by each suite's ``conftest.py``::
     run.apply()                          # exports AFTERCARE_* for Settings() and subprocesses
     await run.prepare(["intake"])        # database, roles, schemas, migrations
     ...
-    await run.teardown()                 # drop the database, delete the broker objects
+    await run.teardown()                 # drop the database, the broker objects and the files
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aio_pika
@@ -61,6 +64,12 @@ class TestRun:
     def database(self) -> str:
         return self.database_url.rsplit("/", 1)[1]
 
+    @property
+    def files(self) -> Path:
+        """The run's own directory for the files its services store (intake's attachments),
+        outside the repository; teardown removes it with the database."""
+        return Path(tempfile.gettempdir()) / f"{self.database}-files"
+
     def env(self) -> dict[str, str]:
         return {
             "AFTERCARE_ENV": "test",
@@ -68,6 +77,7 @@ class TestRun:
             "AFTERCARE_AMQP_URL": self.amqp_url,
             "AFTERCARE_EXCHANGE": self.exchange,
             "AFTERCARE_QUEUE_PREFIX": self.queue_prefix,
+            "AFTERCARE_ATTACHMENTS_DIR": str(self.files / "attachments"),
             **self.extra,
         }
 
@@ -84,6 +94,7 @@ class TestRun:
     async def teardown(self) -> None:
         await provision.drop_database(self.database)
         await delete_broker_objects(self.amqp_url, self.exchange, self.queue_prefix)
+        await asyncio.to_thread(shutil.rmtree, self.files, ignore_errors=True)
 
 
 def migrate(services: list[str], env: dict[str, str]) -> None:
