@@ -292,8 +292,9 @@ async def left_waiting(session: AsyncSession, waiting: list[Rec]) -> set[uuid.UU
     now = datetime.now(UTC)
     result = set()
     for t, facts, branches, pool, before in plans:
-        exclude = dict(refused.get(t.id, {}))
-        decision = _decide(snapshot, facts, branches, pool, before, loads, exclude, now)
+        decision = _decide(
+            snapshot, facts, branches, pool, before, loads, refused.get(t.id, {}), now
+        )
         queue = decision.queue_branch.id if decision.queue_branch else None
         if decision.outcome == "queued" and queue == t.queue_branch_id:
             result.add(t.id)
