@@ -53,8 +53,8 @@ def _when(at: datetime) -> str:
 # (shared.db.autocommit): a new call is one INSERT, with the caller's contact looked up inside
 # it; a known call is read (or taken as this process last wrote it), merged and written back
 # by one UPDATE that holds only if the row is still that version (else read again). An event
-# that opens a callback ticket or adds
-# to one runs in the session's transaction with the call's row locked (_record_locked).
+# that opens a callback ticket or adds to one runs in the session's transaction with the
+# call's row locked (_record_locked).
 
 _BY_CALL_ID = "SELECT * FROM call WHERE call_id = $1"
 # The merged columns of a call, in the parameter order of _INSERT and _UPDATE ($4 on).
