@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
+import aiormq.connection
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -123,6 +124,13 @@ async def handle_claimed(
             with _event_context(headers, event):
                 await handler(session, event)
 
+
+# Frames a connection queues for its writer task (aiormq's default: 10). A publish that finds
+# the queue full waits for the writer holding its channel's lock, so the rest of a relay's
+# batch queues behind it for the lock, one publish per turn of the event loop (see
+# Broker._confirmed). A relay has at most a batch (relay_batch_size) of publishes in flight
+# and a consumer one ack per batch, so this bound is never reached, and memory stays bounded.
+aiormq.connection.Connection.FRAME_BUFFER_SIZE = 1024
 
 ATTEMPT_HEADER = "x-aftercare-attempt"
 ERROR_HEADER = "x-aftercare-error"
@@ -242,23 +250,41 @@ class Broker:
         headers: Mapping[str, Any] | None = None,
     ) -> None:
         """Publishes one event to the exchange and returns once the broker confirmed it."""
-        exchange = self.exchange
-        if exchange is None or not self.is_connected:
-            raise ConnectionError("broker not connected")
-        await exchange.publish(
+        await self._confirmed(
+            self.settings.exchange,
+            routing_key,
             _message(body, message_id=message_id, type_=routing_key, headers=headers),
-            routing_key=routing_key,
-            mandatory=False,
-            timeout=self.PUBLISH_TIMEOUT,
         )
 
     async def send_to_queue(self, queue: str, message: aio_pika.Message) -> None:
         """Publishes straight to a named queue (default exchange) and waits for the confirm."""
+        await self._confirmed("", queue, message)
+
+    async def _confirmed(self, exchange: str, routing_key: str, message: aio_pika.Message) -> None:
+        """Sends the message and waits for the broker's confirm, without waiting, under the
+        channel's lock, for its frames to reach the socket.
+
+        aio-pika's ``Exchange.publish`` holds the channel's lock until the connection's writer
+        task has written the frames, which takes two turns of the event loop; publishes on a
+        channel then go one at a time, two turns each. A relay publishing a batch in a process
+        that also serves requests got through one publish per two turns of a loop busy with
+        requests, and fell behind at a fraction of the CPU it had (intake's outbox grew under
+        bench/ticket_flow while intake's process was half idle). Enqueued without that wait,
+        a whole batch goes out in one turn; the confirm still comes only once the broker has
+        the message, and a connection lost before it fails the publish, as before.
+        """
         channel = self.channel
         if channel is None or not self.is_connected:
             raise ConnectionError("broker not connected")
-        await channel.default_exchange.publish(
-            message, routing_key=queue, timeout=self.PUBLISH_TIMEOUT
+        underlay = await channel.get_underlay_channel()
+        await underlay.basic_publish(
+            message.body,
+            exchange=exchange,
+            routing_key=routing_key,
+            properties=message.properties,
+            mandatory=False,
+            timeout=self.PUBLISH_TIMEOUT,
+            wait=False,
         )
 
     async def declare_service_queues(
