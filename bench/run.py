@@ -27,7 +27,7 @@ BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
 
 # Each module has main(argv: list[str]) -> dict, the JSON-able result.
-BENCHMARKS = ("ticket_flow", "intake_lists", "sla", "inbound", "dispatch")
+BENCHMARKS = ("ticket_flow", "floor", "intake_lists", "sla", "inbound", "dispatch")
 
 
 def dumps(value: object, indent: int = 0, width: int = 100) -> str:

@@ -402,18 +402,30 @@ async def closed_loop(
 
 
 class Probe:
-    """Reads the bench database (admin role) and the broker's queue depths."""
+    """Reads the bench database (admin role) and the broker's queue depths.
 
-    def __init__(self, admin_dsn: str, amqp_url: str, queue_prefix: str) -> None:
+    ``tickets`` is the table the accepted tickets are in, ``projection`` the name of each
+    consumer's table of them in its schema (bench/floor writes tables of its own there)."""
+
+    def __init__(
+        self,
+        admin_dsn: str,
+        amqp_url: str,
+        queue_prefix: str,
+        *,
+        tickets: str = "intake.ticket",
+        projection: str = "ticket",
+    ) -> None:
         self.admin_dsn, self.amqp_url, self.queue_prefix = admin_dsn, amqp_url, queue_prefix
+        self.tickets = tickets
         self.db: asyncpg.Connection | None = None
         self.amqp: aio_pika.abc.AbstractConnection | None = None
         self.channel: aio_pika.abc.AbstractChannel | None = None
         counts = ",\n".join(
-            ["(SELECT count(*) FROM intake.ticket WHERE organization_id = $1) AS accepted"]
+            [f"(SELECT count(*) FROM {tickets} WHERE organization_id = $1) AS accepted"]
             + [
-                f"""(SELECT count(*) FROM intake.ticket i WHERE i.organization_id = $1
-                     AND NOT EXISTS (SELECT 1 FROM {c.schema}.ticket p WHERE p.id = i.id))
+                f"""(SELECT count(*) FROM {tickets} i WHERE i.organization_id = $1
+                     AND NOT EXISTS (SELECT 1 FROM {c.schema}.{projection} p WHERE p.id = i.id))
                     AS unconsumed_{c.schema}"""
                 for c in CONSUMERS
             ]
@@ -423,7 +435,7 @@ class Probe:
             ]
         )
         self.counts_sql = f"SELECT {counts}"
-        joins = "\n".join(f"LEFT JOIN {s}.ticket {s} ON {s}.id = i.id" for s in SCHEMAS[1:])
+        joins = "\n".join(f"LEFT JOIN {s}.{projection} {s} ON {s}.id = i.id" for s in SCHEMAS[1:])
         ms = [
             f"extract(epoch FROM {s}.consumed_at - i.created_at)::float8 * 1000 AS {s}"
             for s in SCHEMAS[1:]
@@ -436,7 +448,7 @@ class Probe:
                        extract(epoch FROM o.published_at - i.created_at)::float8 * 1000 AS relay,
                        {", ".join(ms)},
                        ({" OR ".join(f"{s}.id IS NULL" for s in SCHEMAS[1:])}) AS incomplete
-                FROM intake.ticket i
+                FROM {tickets} i
                 {joins}
                 LEFT JOIN intake.outbox o ON o.subject = i.id AND o.type = 'ticket.created'
                 WHERE i.organization_id = $1
@@ -515,7 +527,7 @@ class Probe:
         """Events written to each schema's outbox per ticket accepted, over the whole run, by
         type (``intake:ticket.created``): what one ticket costs the bus."""
         assert self.db is not None
-        tickets = await self.db.fetchval("SELECT count(*) FROM intake.ticket") or 1
+        tickets = await self.db.fetchval(f"SELECT count(*) FROM {self.tickets}") or 1
         out = {}
         for s in SCHEMAS:
             rows = await self.db.fetch(
