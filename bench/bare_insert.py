@@ -61,6 +61,20 @@ INSERT = """
 """
 
 
+def insert_args(body: TicketCreate, created_by: str) -> tuple:
+    """INSERT's parameters for a new ticket of this body."""
+    return (
+        new_id(),
+        body.organization_id,
+        body.subject,
+        body.description,
+        body.kind,
+        body.channel,
+        body.severity,
+        created_by,
+    )
+
+
 async def create_table(dsn: str) -> None:
     """The same columns, defaults, constraints and indexes as intake.ticket, in schema bench."""
     conn = await asyncpg.connect(dsn)
@@ -91,17 +105,7 @@ def create_app(dsn: str, pool_size: int = 20) -> FastAPI:
     @app.post("/tickets", status_code=201)
     async def create_ticket(body: TicketCreate) -> JSONResponse:
         async with app.state.pool.acquire() as conn:
-            row = await conn.fetchrow(
-                INSERT,
-                new_id(),
-                body.organization_id,
-                body.subject,
-                body.description,
-                body.kind,
-                body.channel,
-                body.severity,
-                "bench",
-            )
+            row = await conn.fetchrow(INSERT, *insert_args(body, "bench"))
         return JSONResponse(jsonable_encoder(dict(row)), status_code=201)
 
     return app

@@ -49,7 +49,6 @@ from shared import events, outbox
 from shared.bus import driver_only
 from shared.db import driver
 from shared.deps import ActorDep, SessionDep
-from shared.ids import new_id
 from shared.services import REPO_ROOT, lookup
 from shared.settings import ServiceSettings
 from shared.web import create_service_app
@@ -84,17 +83,7 @@ def api_app(settings: Any) -> Any:
         body: bare_insert.TicketCreate, session: SessionDep, actor: ActorDep
     ) -> JSONResponse:
         conn = await driver(session)
-        row = await conn.fetchrow(
-            insert,
-            new_id(),
-            body.organization_id,
-            body.subject,
-            body.description,
-            body.kind,
-            body.channel,
-            body.severity,
-            actor.sub,
-        )
+        row = await conn.fetchrow(insert, *bare_insert.insert_args(body, actor.sub))
         await outbox.add(
             session,
             events.TicketCreated(
@@ -257,15 +246,7 @@ def parse_args(argv: list[str] | None) -> Any:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Runs the benchmark and returns its JSON-able result (bench/run.py prints and saves it)."""
     args = parse_args(argv)
-
-    async def go() -> dict[str, Any]:
-        task = asyncio.current_task()
-        assert task is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        return await Floor(args).main()
-
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(go())
+    return ticket_flow.run_until_done(lambda: Floor(args).main())
 
 
 if __name__ == "__main__":

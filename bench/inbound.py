@@ -32,7 +32,6 @@ import contextlib
 import json
 import os
 import re
-import signal
 import sys
 import time
 import uuid
@@ -42,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import ticket_flow  # bench/, beside this file
-import uvloop
 
 from shared.services import REPO_ROOT
 
@@ -248,15 +246,7 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Runs the benchmark and returns its JSON-able result (bench/run.py prints and saves it)."""
     args = parse_args(argv)
-
-    async def go() -> dict[str, Any]:
-        task = asyncio.current_task()
-        assert task is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        return await run(args)
-
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(go())
+    return ticket_flow.run_until_done(lambda: run(args))
 
 
 if __name__ == "__main__":

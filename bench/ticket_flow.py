@@ -993,19 +993,24 @@ class Bench:
         return " ".join(f"{k}={self.env[k]}" for k in keys)
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Runs the benchmark and returns its JSON-able result (bench/run.py prints and saves it)."""
-    args = parse_args(argv)
+def run_until_done(main: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """Runs a benchmark's ``main()`` on uvloop; SIGTERM cancels it, so its ``finally`` stops
+    the stack and drops the database."""
 
     async def go() -> dict[str, Any]:
         task = asyncio.current_task()
         assert task is not None
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, task.cancel)  # so `finally` stops the stack
-        return await Bench(args).main()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await main()
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(go())
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Runs the benchmark and returns its JSON-able result (bench/run.py prints and saves it)."""
+    args = parse_args(argv)
+    return run_until_done(lambda: Bench(args).main())
 
 
 if __name__ == "__main__":
