@@ -53,12 +53,14 @@ DDL = [
     "ALTER TABLE bench.ticket ALTER COLUMN number SET DEFAULT nextval('bench.ticket_number_seq')",
 ]
 
-INSERT = """
-    INSERT INTO bench.ticket
+# The statement for a table of intake.ticket's shape ({table}); its parameters: insert_args.
+INSERT_INTO = """
+    INSERT INTO {table}
         (id, organization_id, subject, description, kind, channel, severity, created_by)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
     RETURNING *
 """
+INSERT = INSERT_INTO.format(table="bench.ticket")
 
 
 def insert_args(body: TicketCreate, created_by: str) -> tuple:

@@ -75,7 +75,7 @@ def settings_for(service: str) -> Any:
 
 def api_app(settings: Any) -> Any:
     """intake's place: validate, insert the row and its ticket.created, commit, answer."""
-    insert = f"INSERT INTO {TABLE} {bare_insert.INSERT.split('bench.ticket', 1)[1]}"
+    insert = bare_insert.INSERT_INTO.format(table=TABLE)
     router = APIRouter()
 
     @router.post("/v1/tickets", status_code=201)
@@ -170,15 +170,7 @@ def write_pid_file(path: Path, pid: int) -> None:
 class Floor(ticket_flow.Bench):
     """ticket_flow's benchmark on the floor processes instead of ``make start``."""
 
-    def __init__(self, args: Any) -> None:
-        super().__init__(args)
-        self.probe = ticket_flow.Probe(
-            self.admin_dsn,
-            self.run.amqp_url,
-            self.run.queue_prefix,
-            tickets=f"{API}.{TABLE}",
-            projection=TABLE,
-        )
+    PROBE_TABLES = {"tickets": f"{API}.{TABLE}", "projection": TABLE}
 
     async def make(self, target: str) -> int:
         """``stop`` is ``make stop`` (the pid files are stack.py's); ``start`` starts the floor."""

@@ -575,6 +575,9 @@ class Probe:
 
 
 class Bench:
+    # Where the probe finds the tickets and the consumers' rows (Probe's keywords).
+    PROBE_TABLES: dict[str, str] = {}
+
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         stamp = datetime.now(UTC).strftime("%Y%m%dt%H%M%S")
@@ -603,7 +606,9 @@ class Bench:
         self.token = issue_token(settings, role="integration", sub="bench")
         self.admin_token = issue_token(settings, role="admin", sub="bench")
         self.cpu = CpuMeter(self.run.database)
-        self.probe = Probe(self.admin_dsn, self.run.amqp_url, self.run.queue_prefix)
+        self.probe = Probe(
+            self.admin_dsn, self.run.amqp_url, self.run.queue_prefix, **self.PROBE_TABLES
+        )
         self.started = time.monotonic()
         self.noise_retries = args.noise_retries
         self.waited = 0.0  # seconds spent waiting for a quiet machine
