@@ -120,6 +120,11 @@ step_postgres() {
     fi
     while read -r version cluster _ status _; do
       if [[ $status != online* ]]; then
+        # Commit times let bench/dispatch.py measure a decision to its commit; a server
+        # already running is left as it is (the benchmark then says what it measured).
+        if [[ -d /etc/postgresql/$version/$cluster/conf.d ]]; then
+          echo "track_commit_timestamp = on" >/etc/postgresql/$version/$cluster/conf.d/aftercare.conf
+        fi
         say "postgres: starting cluster $version/$cluster"
         pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start ||
           say "postgres: cluster $version/$cluster did not start (see /var/log/postgresql)"
