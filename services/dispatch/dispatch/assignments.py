@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from prometheus_client import Counter
 from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -163,7 +164,7 @@ def _refusal(end_reason: str, end_detail: str | None) -> str:
 # ---- routing ------------------------------------------------------------------------------
 
 
-Loads = dict[uuid.UUID, tuple[int, datetime | None]]
+Loads = tickets.Loads
 
 
 async def route(
@@ -222,6 +223,152 @@ async def route(
         decision.notes.append("every eligible engineer filled up while deciding")
     await _queue(session, ticket, decision, trigger=trigger, cause=cause, released=released)
     return None
+
+
+# ---- a run of new tickets, decided together --------------------------------------------------
+
+
+RUNS_ROUTED = Counter(
+    "aftercare_dispatch_batch_runs_total",
+    "Runs of new tickets in a consumer batch, by how they were routed: planned (decided and "
+    "written together) or contended (a planned engineer was taken meanwhile: one by one)",
+    ["outcome"],
+)
+
+
+@dataclass
+class Planned:
+    """A new ticket's decision made with the rest of its consumer batch, and the assignment
+    written for it (None when the decision is to queue it)."""
+
+    decision: routing.Decision
+    row: Rec | None = None
+
+
+def plan_new(
+    snapshot: roster.Roster, new: list[Rec], loads: Loads, now: datetime
+) -> list[routing.Decision]:
+    """Decides a run of new tickets in order, as :func:`route` would decide them one after the
+    other: each planned assignment counts in the loads the next tickets see (``loads`` is
+    updated in place)."""
+    decisions = []
+    for ticket in new:
+        ticket_facts = tickets.facts(ticket)
+        branches, pool = snapshot.pool(tier=ticket_facts.tier, region=ticket.region)
+        decision = _decide(snapshot, ticket_facts, branches, pool, None, loads, {}, now)
+        if decision.outcome == "assigned":
+            winner = decision.ranked[0]
+            load = loads.get(winner)
+            loads[winner] = ((load[0] if load else 0) + 1, now)
+        decisions.append(decision)
+    return decisions
+
+
+# A run's planned assignments, all or nothing, in one statement: the load rows of every
+# planned winner ($1, each taking $2 units), locked only when no other transaction holds them
+# and they have room for all their units (rechecked on the newest version, as in _TAKE); then,
+# only when every one of them was locked, their loads, the decisions and the assignments. When
+# one is missing nothing is written and the rows that were locked stay locked (the caller
+# then routes the run one ticket at a time, as route() does).
+_ASSIGN_PLANNED = """
+    WITH want AS (
+        SELECT * FROM unnest($1::uuid[], $2::int[]) AS w(engineer_id, n)
+    ),
+    locked AS (
+        SELECT l.engineer_id
+        FROM engineer_load AS l
+        JOIN want AS w ON w.engineer_id = l.engineer_id
+        JOIN engineer AS e ON e.id = l.engineer_id
+        WHERE e.active AND l.open_count + w.n <= e.max_open
+        FOR UPDATE OF l SKIP LOCKED
+    ),
+    go AS (
+        SELECT count(*) = cardinality($1::uuid[]) AS ok FROM locked
+    ),
+    t AS (
+        UPDATE engineer_load AS l
+        SET open_count = l.open_count + w.n, last_assigned_at = clock_timestamp()
+        FROM want AS w, go
+        WHERE go.ok AND l.engineer_id = w.engineer_id
+    ),
+    u AS (
+        SELECT *
+        FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::int[], $7::text[], $8::uuid[],
+                    $9::text[])
+             AS u(id, ticket_id, engineer_id, tier, rule, decision_id, reason)
+    ),
+    d AS (
+        INSERT INTO routing_decision (id, ticket_id, trigger, outcome, tier, engineer_id, reason)
+        SELECT u.decision_id, u.ticket_id, $10, 'assigned', u.tier, u.engineer_id,
+               u.reason::jsonb
+        FROM u, go
+        WHERE go.ok
+    )
+    INSERT INTO assignment (id, ticket_id, engineer_id, tier, role, status, by, rule,
+                            decision_id, assigned_by, previous_engineer_id)
+    SELECT u.id, u.ticket_id, u.engineer_id, u.tier, 'primary', 'assigned', 'rule', u.rule,
+           u.decision_id, NULL, NULL
+    FROM u, go
+    WHERE go.ok
+    RETURNING *
+"""
+
+
+async def assign_planned(
+    session: AsyncSession,
+    new: list[Rec],
+    decisions: list[routing.Decision],
+    *,
+    trigger: str = "created",
+) -> dict[uuid.UUID, Planned] | None:
+    """Writes the planned assignments of a run of new tickets (:func:`plan_new`) in one
+    statement. None when one planned engineer was being assigned by another transaction or
+    filled up meanwhile: nothing is written then, and the run is routed one ticket at a time."""
+    planned = {t.id: Planned(d) for t, d in zip(new, decisions, strict=True)}
+    assigned = [(t, d) for t, d in zip(new, decisions, strict=True) if d.outcome == "assigned"]
+    if not assigned:
+        RUNS_ROUTED.labels(outcome="planned").inc()
+        return planned
+    counts: dict[uuid.UUID, int] = {}
+    for _, d in assigned:
+        counts[d.ranked[0]] = counts.get(d.ranked[0], 0) + 1
+    conn = await sql.generic_plans(session)
+    records = await conn.fetch(
+        _ASSIGN_PLANNED,
+        list(counts),
+        list(counts.values()),
+        [new_id() for _ in assigned],
+        [t.id for t, _ in assigned],
+        [d.ranked[0] for _, d in assigned],
+        [d.tier for _, d in assigned],
+        [d.rule for _, d in assigned],
+        [new_id() for _ in assigned],
+        [sql.dumps(d.stored_reason()) for _, d in assigned],
+        trigger,
+    )
+    # The statement may hold load rows even when it wrote nothing.
+    session.info[HOLDS_LOAD_ROWS] = True
+    if len(records) != len(assigned):
+        RUNS_ROUTED.labels(outcome="contended").inc()
+        return None
+    RUNS_ROUTED.labels(outcome="planned").inc()
+    for record in records:
+        planned[record["ticket_id"]].row = Rec.of(record)
+    return planned
+
+
+async def finish_planned(
+    session: AsyncSession, snapshot: roster.Roster, ticket: Rec, planned: Planned, *, cause: Cause
+) -> Rec | None:
+    """What :func:`route` does after its decision, for a ticket of a run written by
+    :func:`assign_planned`: ``ticket.assigned``, or the queue and ``ticket.unassigned``."""
+    if planned.row is None:
+        await _queue(
+            session, ticket, planned.decision, trigger="created", cause=cause, released=None
+        )
+        return None
+    await _assigned(session, snapshot, ticket, planned.row, cause=cause)
+    return planned.row
 
 
 def _decide(

@@ -6,6 +6,7 @@ same place (DESIGN §4)."""
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,12 +58,16 @@ _PREPARED = "dispatch.tickets_created"
 class _Created:
     """A run of ``ticket.created`` prepared together: the tickets inserted (by id; each is
     taken by its event's handler), each one's pool of engineers, the roster version, and the
-    loads of all those engineers, kept current as the run's handlers assign them."""
+    loads of all those engineers, kept current as the run's handlers assign them. ``planned``:
+    the decisions of the whole run, made and written together (:func:`assignments.plan_new`),
+    when that worked out; else each handler routes its ticket."""
 
     rows: dict[uuid.UUID, Rec]
     pools: dict[uuid.UUID, list[uuid.UUID]]
     version: int
     loads: assignments.Loads
+    snapshot: roster.Roster
+    planned: dict[uuid.UUID, assignments.Planned] | None = None
 
     def take(self, ticket_id: uuid.UUID) -> tuple[Rec, list[uuid.UUID], assignments.Loads] | None:
         ticket = self.rows.pop(ticket_id, None)
@@ -77,31 +82,54 @@ class _Created:
 
 
 async def prepare_tickets_created(session: AsyncSession, created: list[events.TicketCreated]):
-    """A run of new tickets in one consumer batch: their locks and inserts in one statement,
-    and the loads of every engineer their routing reads in one more."""
+    """A run of new tickets in one consumer batch: their locks and inserts, and the loads of
+    every engineer their routing reads, in one statement; then every decision of the run made
+    in order (:func:`assignments.plan_new`) and written in a second."""
+    session.info.pop(_PREPARED, None)
     snapshot = roster.cached(session) or await roster.current(session)
-    rows = await tickets.lock_and_create_many(session, created)
-    pools = {
-        e.subject: _pool_ids(snapshot, tickets.NEW_TIER, e.data.region)
+    pools = {e.subject: _pool_ids(snapshot, tickets.NEW_TIER, e.data.region) for e in created}
+    rows, version, loads = await tickets.lock_and_create_many(session, created, _union(pools))
+    if not rows:
+        return  # all known already: each handler merges its event
+    if version != snapshot.version:  # the cached roster was not the current one
+        snapshot = await roster.current(session, version)
+        pools = {e.subject: _pool_ids(snapshot, tickets.NEW_TIER, e.data.region) for e in created}
+        version, loads = await assignments.loads_of(session, _union(pools))
+    prepared = session.info[_PREPARED] = _Created(rows, pools, version, loads, snapshot)
+    new = [
+        rows[e.subject]
         for e in created
-        if e.subject in rows
-    }
-    version, loads = await assignments.loads_of(
-        session, list(dict.fromkeys(i for ids in pools.values() for i in ids))
-    )
-    session.info[_PREPARED] = _Created(rows, pools, version, loads)
+        if e.subject in rows and rows[e.subject].status in tickets.OPEN
+    ]
+    if version != snapshot.version or any(
+        _pool_ids(snapshot, tickets.facts(t).tier, t.region) != pools[t.id] for t in new
+    ):
+        return
+    decisions = assignments.plan_new(snapshot, new, dict(loads), datetime.now(UTC))
+    prepared.planned = await assignments.assign_planned(session, new, decisions)
 
 
 @prepared_by(prepare_tickets_created)
 async def on_ticket_created(session: AsyncSession, event: events.TicketCreated) -> None:
     # A ticket not seen before (nearly always): lock, insert and the loads routing reads, in
-    # one statement (or prepared with the rest of its run), for the engineers of the branches
-    # covering its region at a new ticket's tier in the cached roster (route() reads them
-    # again if that guess was wrong).
+    # one statement (or prepared with the rest of its run, decisions included), for the
+    # engineers of the branches covering its region at a new ticket's tier in the cached
+    # roster (route() reads them again if that guess was wrong).
     prepared: _Created | None = session.info.get(_PREPARED)
     taken = prepared.take(event.subject) if prepared is not None else None
+    if prepared is not None and not prepared.rows:
+        # The run's last ticket: let go of the run now. A session sits in reference cycles,
+        # so what hangs off it lives until the cyclic collector runs; the run's decisions
+        # and loads were most of the objects it had to free, in pauses of several ms.
+        del session.info[_PREPARED]
     if taken is not None and prepared is not None:
         ticket, ids, loads = taken
+        planned = prepared.planned.get(ticket.id) if prepared.planned is not None else None
+        if planned is not None:
+            await assignments.finish_planned(
+                session, prepared.snapshot, ticket, planned, cause=Cause(event=event)
+            )
+            return
         created: tuple | None = (ticket, prepared.version, loads)
     else:
         snapshot = roster.cached(session) or await roster.current(session)
@@ -124,6 +152,10 @@ async def on_ticket_created(session: AsyncSession, event: events.TicketCreated) 
         return
     ticket, fresh = await tickets.record_created(session, event)
     await reconcile(session, ticket, event, fresh=fresh)
+
+
+def _union(pools: dict[uuid.UUID, list[uuid.UUID]]) -> list[uuid.UUID]:
+    return list(dict.fromkeys(i for ids in pools.values() for i in ids))
 
 
 def _pool_ids(snapshot: roster.Roster, tier: int, region: str | None) -> list[uuid.UUID]:

@@ -20,6 +20,9 @@ from dispatch import routing, sql
 from dispatch.sql import Rec
 from shared import events
 
+# An engineer's open assignments and the time of their last one, by engineer.
+Loads = dict[uuid.UUID, tuple[int, datetime | None]]
+
 OPEN = frozenset({"new", "assigned", "in_progress", "pending_customer", "reopened"})
 DONE = frozenset({"resolved", "closed", "merged", "cancelled"})
 # Resolved tickets may come back (reopen); these never do.
@@ -152,27 +155,45 @@ _LOCK_CREATE_LOADS = f"""
 
 # The fast path of a run of new tickets in a consumer batch: every ticket's lock (in key
 # order, as any other transaction locking several of them would take them), then the insert of
-# those not seen before, from one JSON array of rows ($1), in one round trip.
+# those not seen before, from one JSON array of rows ($1), and for routing them the roster
+# version and the loads of the engineers they will most likely choose from ($3), carried by
+# the first row: one round trip.
 _LOCK_CREATE_MANY = f"""
     WITH lk AS (
         SELECT count(pg_advisory_xact_lock(k)) AS n
         FROM (SELECT DISTINCT k FROM unnest($2::bigint[]) AS k ORDER BY k) AS keys
+    ),
+    ins AS (
+        INSERT INTO ticket (id, details_seq, field_seqs, {", ".join(_COLUMNS)})
+        SELECT r.id, r.details_seq, r.field_seqs, {", ".join(f"r.{c}" for c in _COLUMNS)}
+        FROM lk CROSS JOIN LATERAL jsonb_populate_recordset(NULL::ticket, $1::text::jsonb) AS r
+        WHERE lk.n > 0
+        ON CONFLICT (id) DO NOTHING
+        RETURNING *
+    ),
+    numbered AS (
+        SELECT ins.*, row_number() OVER () AS row_no FROM ins
     )
-    INSERT INTO ticket (id, details_seq, field_seqs, {", ".join(_COLUMNS)})
-    SELECT r.id, r.details_seq, r.field_seqs, {", ".join(f"r.{c}" for c in _COLUMNS)}
-    FROM lk CROSS JOIN LATERAL jsonb_populate_recordset(NULL::ticket, $1::text::jsonb) AS r
-    WHERE lk.n > 0
-    ON CONFLICT (id) DO NOTHING
-    RETURNING *
+    SELECT numbered.*, v.version AS roster_version, ld.load_ids, ld.load_open, ld.load_last
+    FROM numbered CROSS JOIN roster_state AS v
+    LEFT JOIN LATERAL (
+        SELECT array_agg(l.engineer_id) AS load_ids, array_agg(l.open_count) AS load_open,
+               array_agg(l.last_assigned_at) AS load_last
+        FROM engineer_load AS l
+        WHERE l.engineer_id = ANY($3::uuid[])
+    ) AS ld ON numbered.row_no = 1
+    WHERE v.id = 1
 """
 
 
 async def lock_and_create_many(
-    session: AsyncSession, created: list[events.TicketCreated]
-) -> dict[uuid.UUID, Rec]:
+    session: AsyncSession, created: list[events.TicketCreated], engineer_ids: list[uuid.UUID]
+) -> tuple[dict[uuid.UUID, Rec], int | None, Loads]:
     """:func:`lock` for every ticket of ``created`` and the insert of those not seen before, in
-    one statement: the inserted rows by ticket id. A ticket missing from the answer was known
-    already (its lock is held all the same): :func:`record_created` merges it."""
+    one statement: the inserted rows by ticket id, and the roster version and the loads of
+    ``engineer_ids`` read alongside (None and nothing when no ticket was inserted). A ticket
+    missing from the answer was known already (its lock is held all the same):
+    :func:`record_created` merges it."""
     rows = []
     for event in created:
         seq = max(event.seq, 1)
@@ -186,14 +207,31 @@ async def lock_and_create_many(
         rows.append(row)
     conn = await sql.driver(session)
     inserted = await conn.fetch(
-        _LOCK_CREATE_MANY, sql.dumps(rows), [lock_key(e.subject) for e in created]
+        _LOCK_CREATE_MANY,
+        sql.dumps(rows),
+        [lock_key(e.subject) for e in created],
+        engineer_ids,
     )
-    return {r["id"]: Rec.of(r) for r in inserted}
+    version, loads = None, {}
+    out = {}
+    for record in inserted:
+        values = dict(record)
+        del values["row_no"]
+        version = values.pop("roster_version")
+        loads.update(
+            _loads(values.pop("load_ids"), values.pop("load_open"), values.pop("load_last"))
+        )
+        out[values["id"]] = Rec.of(values)
+    return out, version, loads
+
+
+def _loads(ids: list | None, opens: list | None, lasts: list | None) -> Loads:
+    return dict(zip(ids or [], zip(opens or [], lasts or [], strict=True), strict=True))
 
 
 async def lock_and_create(
     session: AsyncSession, event: events.TicketCreated, engineer_ids: list[uuid.UUID]
-) -> tuple[Rec, int, dict[uuid.UUID, tuple[int, datetime | None]]] | None:
+) -> tuple[Rec, int, Loads] | None:
     """``lock`` and the insert of a ticket not seen before, in one statement, with the roster
     version and the loads (open count, last assignment) of ``engineer_ids`` read alongside.
     None when the ticket is known already (a redelivery, or a stub left by a later event):
@@ -215,9 +253,7 @@ async def lock_and_create(
         return None
     values = dict(row)
     version = values.pop("roster_version")
-    ids = values.pop("load_ids") or []
-    opens, lasts = values.pop("load_open") or [], values.pop("load_last") or []
-    loads = dict(zip(ids, zip(opens, lasts, strict=True), strict=True))
+    loads = _loads(values.pop("load_ids"), values.pop("load_open"), values.pop("load_last"))
     return Rec.of(values), version, loads
 
 

@@ -73,6 +73,104 @@ async def test_a_batch_of_new_tickets_is_spread_as_one_by_one_routing_would(app,
         assert shown["decision"]["reason"]["winner"] == active["engineer_id"]
 
 
+def runs_routed(outcome: str) -> float:
+    return assignments.RUNS_ROUTED.labels(outcome=outcome)._value.get()
+
+
+async def test_a_batch_of_new_tickets_is_decided_and_written_together_in_order(app, client, auth):
+    """A run of new tickets is decided in order in memory and written in one statement: the
+    reasons name the engineers assigned, the events go out in the run's order, the loads count
+    every assignment, and a ticket nobody can take any more in the run waits in the queue."""
+    region = unique("CN")
+    branch = await new_branch(client, auth, regions=[region])
+    engineers = [await new_engineer(client, auth, branch, max_open=2) for _ in range(2)]
+    run = [ticket_created(region=region) for _ in range(5)]
+    planned = runs_routed("planned")
+
+    await deliver_batch(app, *run)
+
+    assert runs_routed("planned") == planned + 1
+    for event in run[:4]:
+        active = await only_active(client, auth, event.subject)
+        shown = (await client.get(f"/v1/assignments/{active['id']}", headers=auth())).json()
+        reason = shown["decision"]["reason"]
+        assert reason["winner"] == active["engineer_id"]
+        assert reason["notes"] == []
+        emitted = await outbox_events(app, event.subject)
+        assert types(emitted) == ["ticket.assigned"]
+        assert emitted[0]["data"]["assignment_id"] == active["id"]
+    # Two engineers of two places each: the fifth ticket waits, and says why.
+    assert await assignments_of(client, auth, run[4].subject) == []
+    assert types(await outbox_events(app, run[4].subject)) == ["ticket.unassigned"]
+    assert sorted([await load_of(app, uuid.UUID(e["id"])) for e in engineers]) == [2, 2]
+    # Alternating, as one by one: each decision saw the assignments before it in the run.
+    winners = [(await only_active(client, auth, e.subject))["engineer_id"] for e in run[:4]]
+    assert winners[0] != winners[1] and winners[2] != winners[3]
+    async with app.state.sessionmaker() as session:
+        order = await session.execute(
+            text(
+                "SELECT subject FROM outbox WHERE subject = ANY(:ids) AND type = "
+                "'ticket.assigned' ORDER BY position"
+            ),
+            {"ids": [e.subject for e in run]},
+        )
+        assert [r.subject for r in order] == [e.subject for e in run[:4]]
+
+
+async def test_a_run_lets_go_of_what_it_prepared_once_its_last_ticket_is_handled(app, client, auth):
+    """The run's decisions and loads hang off the session, which sits in reference cycles:
+    kept there, they waited for the cyclic collector, in pauses of several ms under load."""
+    from dispatch import handlers
+    from shared import inbox
+    from shared.bus import handle_claimed
+
+    region = unique("CN")
+    branch = await new_branch(client, auth, regions=[region])
+    await new_engineer(client, auth, branch, max_open=10)
+    run = [ticket_created(region=region) for _ in range(3)]
+    async with app.state.sessionmaker() as session:
+        assert all(await inbox.claim_many(session, run))
+        await handle_claimed(session, [(None, e, on_ticket_created) for e in run[:2]])
+        assert handlers._PREPARED not in session.info  # a run of two: both handled
+        await handle_claimed(session, [(None, e, on_ticket_created) for e in run[2:]])
+        await session.commit()
+    for event in run:
+        await only_active(client, auth, event.subject)
+
+
+async def test_a_batch_whose_planned_engineer_is_taken_meanwhile_is_routed_one_by_one(
+    app, client, auth
+):
+    """Another transaction holds the load row of an engineer the run planned to assign: the
+    run's statement writes nothing, and each ticket is then routed as route() does, passing
+    over the engineer being assigned elsewhere (and saying so)."""
+    region = unique("CN")
+    branch = await new_branch(client, auth, regions=[region])
+    engineers = [await new_engineer(client, auth, branch, max_open=10) for _ in range(3)]
+    held = engineers[0]
+    run = [ticket_created(region=region) for _ in range(3)]
+    contended = runs_routed("contended")
+
+    async with transaction(app.state.engine) as other_worker:
+        await other_worker.conn.execute(
+            "SELECT 1 FROM engineer_load WHERE engineer_id = $1 FOR UPDATE",
+            uuid.UUID(held["id"]),
+        )
+        await deliver_batch(app, *run)
+
+    assert runs_routed("contended") == contended + 1
+    winners = []
+    for event in run:
+        active = await only_active(client, auth, event.subject)
+        shown = (await client.get(f"/v1/assignments/{active['id']}", headers=auth())).json()
+        assert shown["decision"]["reason"]["winner"] == active["engineer_id"]
+        winners.append(active["engineer_id"])
+    assert held["id"] not in winners
+    assert await load_of(app, uuid.UUID(held["id"])) == 0
+    loads = [await load_of(app, uuid.UUID(e["id"])) for e in engineers[1:]]
+    assert sorted(loads) == [1, 2]
+
+
 async def test_a_new_ticket_goes_to_the_least_loaded_engineer_with_a_visible_reason(
     app, client, auth
 ):
