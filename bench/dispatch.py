@@ -6,7 +6,8 @@ engineers with skills, weekly shifts (three 8-hour shifts, so about a third are 
 any moment), a few on leave, one on-call slot per branch, and ``--open`` (100,000) open
 assignments spread over them (the load routing has to read and balance), each with the
 routing decision that made it (a reason of the stored form and size, so the decisions table and
-its index are the size an assignment's decision is checked against). ``--workers`` (2, one
+its index are the size an assignment's decision is checked against), then vacuumed, analysed
+and checkpointed, as a database grown by use would be. ``--workers`` (2, one
 per core) dispatch worker processes (``python -m dispatch.worker``: consumer, outbox relay, queue
 re-evaluation; no HTTP) compete on the run's queue. Then:
 
@@ -241,6 +242,17 @@ async def load(conn: asyncpg.Connection, args: argparse.Namespace) -> dict[str, 
     # without this the burst's first reads would set hints and write the pages back, and
     # autovacuum would start on the loaded tables halfway through the burst.
     await conn.execute("VACUUM (ANALYZE)")
+    # Loading writes about half a GB of WAL, which would start a checkpoint (max_wal_size)
+    # at some point of the measured phases, and every page first written after it goes to
+    # the WAL whole: a wave of 100-200 ms latencies in the paced phase of two runs in five.
+    # A database in steady use checkpoints on its schedule, not on a loader's debt.
+    from shared.provision import admin_url
+
+    admin = await asyncpg.connect(admin_url())
+    try:
+        await admin.execute("CHECKPOINT")
+    finally:
+        await admin.close()
     return {
         "branches": args.branches,
         "engineers": args.engineers,
