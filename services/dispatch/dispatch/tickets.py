@@ -129,6 +129,17 @@ async def record_created(session: AsyncSession, event: events.TicketCreated) -> 
     return row, before is None or before.details_seq == 0
 
 
+def _loads_of(ids: str) -> str:
+    """The loads of the engineers whose ids are parameter ``ids``, as three arrays in one row
+    (``load_ids``, ``load_open``, ``load_last``), to read alongside a ticket's insert."""
+    return f"""
+        SELECT array_agg(l.engineer_id) AS load_ids, array_agg(l.open_count) AS load_open,
+               array_agg(l.last_assigned_at) AS load_last
+        FROM engineer_load AS l
+        WHERE l.engineer_id = ANY({ids}::uuid[])
+    """
+
+
 # The fast path of a new ticket, in one round trip: the ticket's lock, the insert of its row
 # (nothing when the ticket is known already), and for routing it the roster version and the
 # loads of the engineers it will most likely choose from (``$N`` below).
@@ -143,12 +154,7 @@ _LOCK_CREATE_LOADS = f"""
     )
     SELECT ins.*, v.version AS roster_version, ld.load_ids, ld.load_open, ld.load_last
     FROM ins CROSS JOIN roster_state AS v
-    CROSS JOIN LATERAL (
-        SELECT array_agg(l.engineer_id) AS load_ids, array_agg(l.open_count) AS load_open,
-               array_agg(l.last_assigned_at) AS load_last
-        FROM engineer_load AS l
-        WHERE l.engineer_id = ANY(${5 + len(_COLUMNS)}::uuid[])
-    ) AS ld
+    CROSS JOIN LATERAL ({_loads_of(f"${5 + len(_COLUMNS)}")}) AS ld
     WHERE v.id = 1
 """
 
@@ -176,12 +182,7 @@ _LOCK_CREATE_MANY = f"""
     )
     SELECT numbered.*, v.version AS roster_version, ld.load_ids, ld.load_open, ld.load_last
     FROM numbered CROSS JOIN roster_state AS v
-    LEFT JOIN LATERAL (
-        SELECT array_agg(l.engineer_id) AS load_ids, array_agg(l.open_count) AS load_open,
-               array_agg(l.last_assigned_at) AS load_last
-        FROM engineer_load AS l
-        WHERE l.engineer_id = ANY($3::uuid[])
-    ) AS ld ON numbered.row_no = 1
+    LEFT JOIN LATERAL ({_loads_of("$3")}) AS ld ON numbered.row_no = 1
     WHERE v.id = 1
 """
 
