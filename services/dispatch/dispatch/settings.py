@@ -20,9 +20,9 @@ class Settings(ServiceSettings):
     # A new ticket's first-response clock runs while it waits for its decision, so dispatch
     # waits for more deliveries only 10 ms (the shared default is 50 ms). A batch's decisions
     # are written together (assignments.assign_planned), so a smaller batch costs little
-    # more: bench/dispatch.py at 500 tickets/s with two workers, 10 ms against 50 ms, p99
-    # decision latency to the commit 34-59 ms (median of 13 runs about 40) against 65-66 ms,
-    # for 3.0-3.2 ms of the machine per decision against 2.2-2.5 ms.
+    # more. bench/dispatch.py at 500 tickets/s with two workers, p99 decision latency to the
+    # commit: with 10 ms, 37-46 ms in 20 of 23 runs (median about 42; the other three 53-104);
+    # with 50 ms, 65-66 ms. The machine's CPU per decision: 3.0-3.4 ms against 2.2-2.5 ms.
     consumer_linger_seconds: float = 0.01
     # Reports count months in this zone.
     report_time_zone: str = "Asia/Shanghai"
