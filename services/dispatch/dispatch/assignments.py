@@ -299,7 +299,7 @@ _ASSIGN_PLANNED = """
     ),
     d AS (
         INSERT INTO routing_decision (id, ticket_id, trigger, outcome, tier, engineer_id, reason)
-        SELECT u.decision_id, u.ticket_id, $10, 'assigned', u.tier, u.engineer_id,
+        SELECT u.decision_id, u.ticket_id, 'created', 'assigned', u.tier, u.engineer_id,
                u.reason::jsonb
         FROM u, go
         WHERE go.ok
@@ -318,8 +318,6 @@ async def assign_planned(
     session: AsyncSession,
     new: list[Rec],
     decisions: list[routing.Decision],
-    *,
-    trigger: str = "created",
 ) -> dict[uuid.UUID, Planned] | None:
     """Writes the planned assignments of a run of new tickets (:func:`plan_new`) in one
     statement. None when one planned engineer was being assigned by another transaction or
@@ -344,7 +342,6 @@ async def assign_planned(
         [d.rule for _, d in assigned],
         [new_id() for _ in assigned],
         [sql.dumps(d.stored_reason()) for _, d in assigned],
-        trigger,
     )
     # The statement may hold load rows even when it wrote nothing.
     session.info[HOLDS_LOAD_ROWS] = True

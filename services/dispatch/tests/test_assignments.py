@@ -5,6 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from dispatch import assignments, requeue, sql
@@ -74,7 +75,8 @@ async def test_a_batch_of_new_tickets_is_spread_as_one_by_one_routing_would(app,
 
 
 def runs_routed(outcome: str) -> float:
-    return assignments.RUNS_ROUTED.labels(outcome=outcome)._value.get()
+    value = REGISTRY.get_sample_value("aftercare_dispatch_batch_runs_total", {"outcome": outcome})
+    return value or 0.0
 
 
 async def test_a_batch_of_new_tickets_is_decided_and_written_together_in_order(app, client, auth):
